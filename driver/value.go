@@ -1,0 +1,500 @@
+package driver
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"reflect"
+	"strconv"
+	"time"
+	"unicode/utf8"
+)
+
+// Kind is the Go type a Value was stored from.
+type Kind uint8
+
+// The kinds. Their numbers are the first byte of the binary form and never change.
+const (
+	KindNull Kind = iota + 1
+	KindString
+	KindBytes
+	KindBool
+	KindInt
+	KindInt8
+	KindInt16
+	KindInt32
+	KindInt64
+	KindUint
+	KindUint8
+	KindUint16
+	KindUint32
+	KindUint64
+	KindFloat32
+	KindFloat64
+	KindTime
+	KindRawJSON // json.RawMessage, kept byte for byte
+	KindJSON    // any other value, as encoding/json marshals it
+	kindEnd
+)
+
+var kindNames = [kindEnd]string{
+	KindNull: "null", KindString: "string", KindBytes: "bytes", KindBool: "bool",
+	KindInt: "int", KindInt8: "int8", KindInt16: "int16", KindInt32: "int32", KindInt64: "int64",
+	KindUint: "uint", KindUint8: "uint8", KindUint16: "uint16", KindUint32: "uint32", KindUint64: "uint64",
+	KindFloat32: "float32", KindFloat64: "float64", KindTime: "time", KindRawJSON: "rawjson", KindJSON: "json",
+}
+
+// String returns the kind's name as used in the JSON form ("string", "int64", ...).
+func (k Kind) String() string {
+	if k > 0 && k < kindEnd {
+		return kindNames[k]
+	}
+	return "kind(" + strconv.Itoa(int(k)) + ")"
+}
+
+// stringBase64 is the JSON type name of a string that is not valid UTF-8,
+// which a JSON string cannot carry byte for byte.
+const stringBase64 = "string64"
+
+// Value is an encoded, immutable value: what a backend stores. Backends that
+// keep values in memory keep the Value itself; backends that persist bytes use
+// Value.Bytes and ParseValue, or the JSON form (Value.Type, Value.JSON and
+// ValueFromJSON). A Value never shares memory with the caller's value.
+type Value struct {
+	kind   Kind
+	scalar any    // string, bool, numbers and time.Time: the Go value itself
+	raw    string // bytes, rawjson and json kinds: the payload
+}
+
+// Kind returns the value's kind; 0 for the zero Value.
+func (v Value) Kind() Kind { return v.kind }
+
+// EncodeValue encodes a Go value under the value contract (CONTRACT §3).
+// Values that cannot be encoded (channels, funcs, NaN, cycles, invalid
+// json.RawMessage) give an error with code ErrStorageInvalid.
+func EncodeValue(x any) (Value, error) {
+	switch t := x.(type) {
+	case nil:
+		return Value{kind: KindNull}, nil
+	case string:
+		return Value{kind: KindString, scalar: x}, nil
+	case []byte:
+		return Value{kind: KindBytes, raw: string(t)}, nil
+	case bool:
+		return Value{kind: KindBool, scalar: x}, nil
+	case int:
+		return Value{kind: KindInt, scalar: x}, nil
+	case int8:
+		return Value{kind: KindInt8, scalar: x}, nil
+	case int16:
+		return Value{kind: KindInt16, scalar: x}, nil
+	case int32:
+		return Value{kind: KindInt32, scalar: x}, nil
+	case int64:
+		return Value{kind: KindInt64, scalar: x}, nil
+	case uint:
+		return Value{kind: KindUint, scalar: x}, nil
+	case uint8:
+		return Value{kind: KindUint8, scalar: x}, nil
+	case uint16:
+		return Value{kind: KindUint16, scalar: x}, nil
+	case uint32:
+		return Value{kind: KindUint32, scalar: x}, nil
+	case uint64:
+		return Value{kind: KindUint64, scalar: x}, nil
+	case float32:
+		if math.IsNaN(float64(t)) || math.IsInf(float64(t), 0) {
+			return Value{}, errNotFinite
+		}
+		return Value{kind: KindFloat32, scalar: x}, nil
+	case float64:
+		if math.IsNaN(t) || math.IsInf(t, 0) {
+			return Value{}, errNotFinite
+		}
+		return Value{kind: KindFloat64, scalar: x}, nil
+	case time.Time:
+		if t.Year() < 0 || t.Year() > 9999 {
+			return Value{}, errors.New("time outside years 0-9999 cannot be stored")
+		}
+		// Round(0) drops the monotonic reading, which means nothing once stored.
+		return Value{kind: KindTime, scalar: t.Round(0)}, nil
+	case json.RawMessage:
+		if t == nil {
+			t = json.RawMessage("null")
+		}
+		if !json.Valid(t) {
+			return Value{}, errors.New("json.RawMessage is not valid JSON")
+		}
+		return Value{kind: KindRawJSON, raw: string(t)}, nil
+	}
+	if isNilFunc(x) {
+		return Value{}, fmt.Errorf("values of type %T cannot be stored", x)
+	}
+	b, err := json.Marshal(x)
+	if err != nil {
+		return Value{}, fmt.Errorf("value of type %T is not JSON-encodable: %w", x, err)
+	}
+	return Value{kind: KindJSON, raw: string(b)}, nil
+}
+
+var errNotFinite = errors.New("NaN and infinite floats cannot be stored")
+
+// isNilFunc catches nil funcs and channels, which encoding/json would marshal
+// as null instead of refusing.
+func isNilFunc(x any) bool {
+	switch reflect.TypeOf(x).Kind() {
+	case reflect.Func, reflect.Chan, reflect.UnsafePointer, reflect.Complex64, reflect.Complex128:
+		return true
+	}
+	return false
+}
+
+// Decode returns a fresh Go value: the stored Go type for the kinds listed in
+// CONTRACT §3, the encoding/json form of anything else.
+func (v Value) Decode() (any, error) {
+	switch v.kind {
+	case KindNull:
+		return nil, nil
+	case KindBytes:
+		return []byte(v.raw), nil
+	case KindRawJSON:
+		return json.RawMessage(v.raw), nil
+	case KindJSON:
+		var out any
+		if err := json.Unmarshal([]byte(v.raw), &out); err != nil {
+			return nil, err
+		}
+		return out, nil
+	case 0:
+		return nil, errors.New("zero Value")
+	}
+	return v.scalar, nil
+}
+
+// DecodeInto stores the value into the variable ptr points to, as
+// json.Unmarshal would, or by plain assignment when the types match.
+func (v Value) DecodeInto(ptr any) error {
+	rv := reflect.ValueOf(ptr)
+	if rv.Kind() != reflect.Pointer || rv.IsNil() {
+		return errors.New("DecodeInto needs a non-nil pointer")
+	}
+	dst := rv.Elem()
+	switch v.kind {
+	case KindJSON, KindRawJSON:
+		if dst.Type() == reflect.TypeFor[json.RawMessage]() {
+			dst.SetBytes([]byte(v.raw))
+			return nil
+		}
+		return json.Unmarshal([]byte(v.raw), ptr)
+	case KindBytes:
+		if dst.Kind() == reflect.Slice && dst.Type().Elem().Kind() == reflect.Uint8 {
+			dst.SetBytes([]byte(v.raw))
+			return nil
+		}
+	case KindNull:
+		dst.SetZero()
+		return nil
+	}
+	x, err := v.Decode()
+	if err != nil {
+		return err
+	}
+	if x != nil {
+		xv := reflect.ValueOf(x)
+		if xv.Type().AssignableTo(dst.Type()) {
+			dst.Set(xv)
+			return nil
+		}
+	}
+	b, err := json.Marshal(x)
+	if err != nil {
+		return err
+	}
+	return json.Unmarshal(b, ptr)
+}
+
+// Size is the length of the binary form, the figure max_value_size limits.
+func (v Value) Size() int {
+	switch v.kind {
+	case KindString:
+		return 1 + len(v.scalar.(string))
+	case KindBytes, KindRawJSON, KindJSON:
+		return 1 + len(v.raw)
+	case KindNull:
+		return 1
+	}
+	return len(v.Bytes())
+}
+
+// Bytes returns the binary form: one kind byte, then the payload (text for
+// numbers, bools and times; raw bytes otherwise). ParseValue reverses it.
+func (v Value) Bytes() []byte {
+	return v.AppendBytes(make([]byte, 0, 1+len(v.raw)+16))
+}
+
+// AppendBytes appends the binary form to b.
+func (v Value) AppendBytes(b []byte) []byte {
+	b = append(b, byte(v.kind))
+	switch v.kind {
+	case KindString:
+		return append(b, v.scalar.(string)...)
+	case KindBytes, KindRawJSON, KindJSON:
+		return append(b, v.raw...)
+	case KindTime:
+		return v.scalar.(time.Time).AppendFormat(b, time.RFC3339Nano)
+	case KindNull:
+		return b
+	}
+	return appendScalarText(b, v.scalar)
+}
+
+func appendScalarText(b []byte, x any) []byte {
+	switch t := x.(type) {
+	case bool:
+		return strconv.AppendBool(b, t)
+	case int:
+		return strconv.AppendInt(b, int64(t), 10)
+	case int8:
+		return strconv.AppendInt(b, int64(t), 10)
+	case int16:
+		return strconv.AppendInt(b, int64(t), 10)
+	case int32:
+		return strconv.AppendInt(b, int64(t), 10)
+	case int64:
+		return strconv.AppendInt(b, t, 10)
+	case uint:
+		return strconv.AppendUint(b, uint64(t), 10)
+	case uint8:
+		return strconv.AppendUint(b, uint64(t), 10)
+	case uint16:
+		return strconv.AppendUint(b, uint64(t), 10)
+	case uint32:
+		return strconv.AppendUint(b, uint64(t), 10)
+	case uint64:
+		return strconv.AppendUint(b, t, 10)
+	case float32:
+		return strconv.AppendFloat(b, float64(t), 'g', -1, 32)
+	case float64:
+		return strconv.AppendFloat(b, t, 'g', -1, 64)
+	}
+	panic(fmt.Sprintf("foxstore: no text form for %T", x))
+}
+
+// ParseValue parses the binary form made by Value.Bytes. It copies b. Damaged
+// input gives an error with code ErrStorageCorrupted.
+func ParseValue(b []byte) (Value, error) {
+	if len(b) == 0 {
+		return Value{}, corrupt("empty value")
+	}
+	return parsePayload(Kind(b[0]), b[1:], false)
+}
+
+// parsePayload builds a Value of kind k from its payload; for the JSON form
+// (fromJSON) numbers, times and strings arrive as JSON texts.
+func parsePayload(k Kind, p []byte, fromJSON bool) (Value, error) {
+	bad := func(err error) (Value, error) {
+		return Value{}, corrupt(fmt.Sprintf("bad %s payload: %v", k, err))
+	}
+	switch k {
+	case KindNull:
+		if fromJSON && string(p) != "null" || !fromJSON && len(p) != 0 {
+			return bad(errors.New("payload after null"))
+		}
+		return Value{kind: KindNull}, nil
+	case KindString:
+		if fromJSON {
+			var s string
+			if err := json.Unmarshal(p, &s); err != nil {
+				return bad(err)
+			}
+			return Value{kind: KindString, scalar: s}, nil
+		}
+		return Value{kind: KindString, scalar: string(p)}, nil
+	case KindBytes:
+		if fromJSON {
+			var raw []byte
+			if err := json.Unmarshal(p, &raw); err != nil {
+				return bad(err)
+			}
+			return Value{kind: KindBytes, raw: string(raw)}, nil
+		}
+		return Value{kind: KindBytes, raw: string(p)}, nil
+	case KindRawJSON:
+		if fromJSON {
+			var s string
+			if err := json.Unmarshal(p, &s); err != nil {
+				return bad(err)
+			}
+			p = []byte(s)
+		}
+		if !json.Valid(p) {
+			return bad(errors.New("not valid JSON"))
+		}
+		return Value{kind: KindRawJSON, raw: string(p)}, nil
+	case KindJSON:
+		if !json.Valid(p) {
+			return bad(errors.New("not valid JSON"))
+		}
+		return Value{kind: KindJSON, raw: string(p)}, nil
+	case KindTime:
+		if fromJSON {
+			var s string
+			if err := json.Unmarshal(p, &s); err != nil {
+				return bad(err)
+			}
+			p = []byte(s)
+		}
+		t, err := time.Parse(time.RFC3339Nano, string(p))
+		if err != nil {
+			return bad(err)
+		}
+		return Value{kind: KindTime, scalar: t}, nil
+	case KindBool:
+		bv, err := strconv.ParseBool(string(p))
+		if err != nil {
+			return bad(err)
+		}
+		return Value{kind: k, scalar: bv}, nil
+	}
+	x, err := parseNumber(k, string(p))
+	if err != nil {
+		return bad(err)
+	}
+	return Value{kind: k, scalar: x}, nil
+}
+
+func parseNumber(k Kind, s string) (any, error) {
+	switch k {
+	case KindInt, KindInt8, KindInt16, KindInt32, KindInt64:
+		bits := map[Kind]int{KindInt: strconv.IntSize, KindInt8: 8, KindInt16: 16, KindInt32: 32, KindInt64: 64}[k]
+		n, err := strconv.ParseInt(s, 10, bits)
+		if err != nil {
+			return nil, err
+		}
+		switch k {
+		case KindInt:
+			return int(n), nil
+		case KindInt8:
+			return int8(n), nil
+		case KindInt16:
+			return int16(n), nil
+		case KindInt32:
+			return int32(n), nil
+		}
+		return n, nil
+	case KindUint, KindUint8, KindUint16, KindUint32, KindUint64:
+		bits := map[Kind]int{KindUint: strconv.IntSize, KindUint8: 8, KindUint16: 16, KindUint32: 32, KindUint64: 64}[k]
+		n, err := strconv.ParseUint(s, 10, bits)
+		if err != nil {
+			return nil, err
+		}
+		switch k {
+		case KindUint:
+			return uint(n), nil
+		case KindUint8:
+			return uint8(n), nil
+		case KindUint16:
+			return uint16(n), nil
+		case KindUint32:
+			return uint32(n), nil
+		}
+		return n, nil
+	case KindFloat32:
+		f, err := strconv.ParseFloat(s, 32)
+		if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
+			return nil, fmt.Errorf("bad float32 %q", s)
+		}
+		return float32(f), nil
+	case KindFloat64:
+		f, err := strconv.ParseFloat(s, 64)
+		if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
+			return nil, fmt.Errorf("bad float64 %q", s)
+		}
+		return f, nil
+	}
+	return nil, fmt.Errorf("unknown kind %d", k)
+}
+
+func corrupt(msg string) error {
+	return &Error{Code: CodeCorrupted, Err: errors.New(msg)}
+}
+
+// Type returns the name of the value's type in the JSON form: the kind's
+// name, or "string64" for a string that is not valid UTF-8.
+func (v Value) Type() string {
+	if v.kind == KindString && !utf8.ValidString(v.scalar.(string)) {
+		return stringBase64
+	}
+	return v.kind.String()
+}
+
+// JSON returns the value as JSON text for a person to read: strings as JSON
+// strings, numbers as JSON numbers, bytes and "string64" strings in base64,
+// times in RFC 3339, rawjson as a JSON string holding its exact bytes, and the
+// json kind as the JSON itself. ValueFromJSON(v.Type(), v.JSON()) gives v back.
+func (v Value) JSON() []byte {
+	switch v.kind {
+	case KindString:
+		s := v.scalar.(string)
+		if !utf8.ValidString(s) {
+			out, _ := json.Marshal([]byte(s))
+			return out
+		}
+		out, _ := json.Marshal(s)
+		return out
+	case KindBytes:
+		out, _ := json.Marshal([]byte(v.raw))
+		return out
+	case KindRawJSON:
+		out, _ := json.Marshal(v.raw)
+		return out
+	case KindJSON:
+		return []byte(v.raw)
+	case KindNull:
+		return []byte("null")
+	case KindTime:
+		return strconv.AppendQuote(nil, v.scalar.(time.Time).Format(time.RFC3339Nano))
+	}
+	return appendScalarText(nil, v.scalar)
+}
+
+// ValueFromJSON is the inverse of Type and JSON. Damaged input gives an error
+// with code ErrStorageCorrupted.
+func ValueFromJSON(typ string, data []byte) (Value, error) {
+	data = bytes.TrimSpace(data)
+	if typ == stringBase64 {
+		var s string
+		if err := json.Unmarshal(data, &s); err != nil {
+			return Value{}, corrupt("bad string64 payload: " + err.Error())
+		}
+		raw, err := base64.StdEncoding.DecodeString(s)
+		if err != nil {
+			return Value{}, corrupt("bad string64 payload: " + err.Error())
+		}
+		return Value{kind: KindString, scalar: string(raw)}, nil
+	}
+	for k := KindNull; k < kindEnd; k++ {
+		if kindNames[k] == typ {
+			return parsePayload(k, data, true)
+		}
+	}
+	return Value{}, corrupt(fmt.Sprintf("unknown value type %q", typ))
+}
+
+// Equal reports whether two values are the same encoded value.
+func (v Value) Equal(w Value) bool {
+	if v.kind != w.kind {
+		return false
+	}
+	switch v.kind {
+	case KindTime:
+		a, b := v.scalar.(time.Time), w.scalar.(time.Time)
+		return a.Equal(b) && a.Format(time.RFC3339Nano) == b.Format(time.RFC3339Nano)
+	case KindBytes, KindRawJSON, KindJSON, KindNull:
+		return v.raw == w.raw
+	}
+	return v.scalar == w.scalar
+}
