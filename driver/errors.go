@@ -123,4 +123,3 @@ func CodeOf(err error) int {
 func NewError(code int, op, key string, cause error) *Error {
 	return &Error{Op: op, Key: key, Code: code, Err: cause}
 }
-

@@ -1,0 +1,334 @@
+// Package memory is foxstore's in-memory backend, for temporary data and
+// tests. It is always linked: backend "memory" in the configuration.
+//
+// # Design
+//
+// Entries live in 64 shards, each a map guarded by its own RWMutex, so that
+// point reads on different keys rarely touch the same lock or cache line. The
+// keys are also kept in one ordered index (a google/btree B-tree, chosen for
+// its generic API and its long use in etcd) that serves range scans, so a
+// pattern with a literal prefix reads only its range instead of every key.
+//
+// The index changes only when a key is created or removed, always while the
+// key's shard is locked (lock order: shards in index order, then the index),
+// so a key is in the index exactly when it is in its shard's map. Scans copy
+// the index a slice at a time and read each entry under its shard lock, and
+// expiry sweeps walk the index a slice at a time from a cursor, so neither
+// holds a lock for more than a slice's worth of work.
+//
+// Batches lock every shard they touch (in index order) and so are atomic to
+// readers too: GetMany, which takes the same shard locks for reading, never
+// sees half a batch. Transactions are optimistic: each entry carries a
+// version, a transaction remembers the version of every key it read, and its
+// commit locks the shards of its read and write sets, checks the versions and
+// applies the writes, or fails with ErrStorageConflict.
+package memory
+
+import (
+	"context"
+	"errors"
+	"hash/maphash"
+	"slices"
+	"sync"
+	"sync/atomic"
+
+	"github.com/google/btree"
+
+	"github.com/foxstore/foxstore/driver"
+)
+
+func init() {
+	driver.Register("memory", driver.Driver{
+		Open:     func(context.Context, driver.Config) (driver.Backend, error) { return New(), nil },
+		Resident: true,
+	})
+}
+
+const nShards = 64
+
+// scanSlice is how many keys a scan or sweep reads from the index per lock hold.
+const scanSlice = 256
+
+// Store is the memory backend.
+type Store struct {
+	seed   maphash.Seed
+	shards [nShards]shard
+
+	idxMu sync.RWMutex
+	idx   *btree.BTreeG[string] // every key; guarded by idxMu
+
+	withTTL atomic.Int64 // entries with a deadline, so sweeps can skip work
+	closed  atomic.Bool
+
+	sweepMu     sync.Mutex
+	sweepCursor string // where the next sweep starts; guarded by sweepMu
+}
+
+type shard struct {
+	mu  sync.RWMutex
+	m   map[string]item // guarded by mu
+	ver uint64          // last version handed out; guarded by mu
+	_   [40]byte        // keep shards on separate cache lines
+}
+
+type item struct {
+	e   driver.Entry
+	ver uint64
+}
+
+var errClosed = &driver.Error{Code: driver.CodeClosed}
+
+// New returns an empty, open memory backend.
+func New() *Store {
+	s := &Store{seed: maphash.MakeSeed(), idx: btree.NewG[string](32, func(a, b string) bool { return a < b })}
+	for i := range s.shards {
+		s.shards[i].m = map[string]item{}
+	}
+	return s
+}
+
+func (s *Store) shardOf(key string) int {
+	return int(maphash.String(s.seed, key) % nShards)
+}
+
+// Get implements driver.Backend.
+func (s *Store) Get(_ context.Context, key string) (driver.Entry, bool, error) {
+	sh := &s.shards[s.shardOf(key)]
+	sh.mu.RLock()
+	it, ok := sh.m[key]
+	sh.mu.RUnlock()
+	return it.e, ok, nil
+}
+
+// GetMany implements driver.BatchGetter; it reads all keys at one instant.
+func (s *Store) GetMany(_ context.Context, keys []string, fn func(string, driver.Entry)) error {
+	idx := s.shardSet(keys, nil)
+	for _, i := range idx {
+		s.shards[i].mu.RLock()
+	}
+	found := make([]driver.Entry, len(keys))
+	ok := make([]bool, len(keys))
+	for j, k := range keys {
+		it, has := s.shards[s.shardOf(k)].m[k]
+		found[j], ok[j] = it.e, has
+	}
+	for _, i := range idx {
+		s.shards[i].mu.RUnlock()
+	}
+	for j, k := range keys {
+		if ok[j] {
+			fn(k, found[j])
+		}
+	}
+	return nil
+}
+
+// shardSet returns the sorted, distinct shard numbers of keys and of ws.
+func (s *Store) shardSet(keys []string, ws []driver.Write) []int {
+	var seen [nShards]bool
+	out := make([]int, 0, min(nShards, len(keys)+len(ws)))
+	add := func(k string) {
+		if i := s.shardOf(k); !seen[i] {
+			seen[i] = true
+			out = append(out, i)
+		}
+	}
+	for _, k := range keys {
+		add(k)
+	}
+	for _, w := range ws {
+		add(w.Key)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// Scan implements driver.Backend.
+func (s *Store) Scan(ctx context.Context, start, end string, fn func(string, driver.Entry) bool) error {
+	keys := make([]string, 0, scanSlice)
+	from := start
+	for {
+		keys = keys[:0]
+		s.idxMu.RLock()
+		s.idx.AscendGreaterOrEqual(from, func(k string) bool {
+			if end != "" && k >= end {
+				return false
+			}
+			keys = append(keys, k)
+			return len(keys) < scanSlice
+		})
+		s.idxMu.RUnlock()
+		if len(keys) == 0 {
+			return nil
+		}
+		for _, k := range keys {
+			sh := &s.shards[s.shardOf(k)]
+			sh.mu.RLock()
+			it, ok := sh.m[k]
+			sh.mu.RUnlock()
+			if ok && !fn(k, it.e) {
+				return nil
+			}
+		}
+		if len(keys) < scanSlice {
+			return nil
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		// Resume at the least key after the last one read.
+		from = keys[len(keys)-1] + "\x00"
+	}
+}
+
+// Apply implements driver.Backend.
+func (s *Store) Apply(_ context.Context, ws []driver.Write) error {
+	if s.closed.Load() {
+		return errClosed
+	}
+	if len(ws) == 1 {
+		sh := &s.shards[s.shardOf(ws[0].Key)]
+		sh.mu.Lock()
+		s.write(sh, ws[0])
+		sh.mu.Unlock()
+		return nil
+	}
+	idx := s.shardSet(nil, ws)
+	s.lock(idx)
+	for _, w := range ws {
+		s.write(&s.shards[s.shardOf(w.Key)], w)
+	}
+	s.unlock(idx)
+	return nil
+}
+
+func (s *Store) lock(idx []int) {
+	for _, i := range idx {
+		s.shards[i].mu.Lock()
+	}
+}
+
+func (s *Store) unlock(idx []int) {
+	for _, i := range idx {
+		s.shards[i].mu.Unlock()
+	}
+}
+
+// write applies w; the caller holds sh.mu for writing.
+func (s *Store) write(sh *shard, w driver.Write) {
+	old, existed := sh.m[w.Key]
+	if existed && old.e.Expires != 0 {
+		s.withTTL.Add(-1)
+	}
+	if w.Delete {
+		if existed {
+			delete(sh.m, w.Key)
+			s.idxMu.Lock()
+			s.idx.Delete(w.Key)
+			s.idxMu.Unlock()
+		}
+		return
+	}
+	sh.ver++
+	sh.m[w.Key] = item{e: w.Entry, ver: sh.ver}
+	if w.Entry.Expires != 0 {
+		s.withTTL.Add(1)
+	}
+	if !existed {
+		s.idxMu.Lock()
+		s.idx.ReplaceOrInsert(w.Key)
+		s.idxMu.Unlock()
+	}
+}
+
+// Sweep implements driver.Sweeper: it walks the index from where the last
+// call stopped and removes up to limit expired entries.
+func (s *Store) Sweep(ctx context.Context, nowMs int64, limit int) (int, bool, error) {
+	if s.withTTL.Load() == 0 {
+		return 0, false, nil
+	}
+	s.sweepMu.Lock()
+	defer s.sweepMu.Unlock()
+	var keys []string
+	s.idxMu.RLock()
+	s.idx.AscendGreaterOrEqual(s.sweepCursor, func(k string) bool {
+		keys = append(keys, k)
+		return len(keys) < limit
+	})
+	s.idxMu.RUnlock()
+	removed := 0
+	for _, k := range keys {
+		sh := &s.shards[s.shardOf(k)]
+		sh.mu.Lock()
+		if it, ok := sh.m[k]; ok && !it.e.Live(nowMs) {
+			s.write(sh, driver.Write{Key: k, Delete: true})
+			removed++
+		}
+		sh.mu.Unlock()
+	}
+	if len(keys) < limit {
+		s.sweepCursor = "" // wrapped around: the next sweep starts over
+		return removed, false, ctx.Err()
+	}
+	s.sweepCursor = keys[len(keys)-1] + "\x00"
+	return removed, true, ctx.Err()
+}
+
+// Begin implements driver.Backend.
+func (s *Store) Begin(context.Context) (driver.Tx, error) {
+	if s.closed.Load() {
+		return nil, errClosed
+	}
+	return &tx{s: s, reads: map[string]uint64{}}, nil
+}
+
+// Close implements driver.Backend. The data is dropped with the Store.
+func (s *Store) Close(context.Context) error {
+	s.closed.Store(true)
+	return nil
+}
+
+// tx is an optimistic transaction: it records the version of every key it
+// reads (0 for a missing key) and commits only if none has changed.
+type tx struct {
+	s     *Store
+	reads map[string]uint64
+}
+
+func (t *tx) Get(_ context.Context, key string) (driver.Entry, bool, error) {
+	sh := &t.s.shards[t.s.shardOf(key)]
+	sh.mu.RLock()
+	it, ok := sh.m[key]
+	sh.mu.RUnlock()
+	if _, seen := t.reads[key]; !seen {
+		t.reads[key] = it.ver
+	}
+	return it.e, ok, nil
+}
+
+var errConflict = &driver.Error{Code: driver.CodeConflict, Err: errors.New("a key read by the transaction changed before commit")}
+
+func (t *tx) Commit(_ context.Context, ws []driver.Write) error {
+	s := t.s
+	if s.closed.Load() {
+		return errClosed
+	}
+	keys := make([]string, 0, len(t.reads))
+	for k := range t.reads {
+		keys = append(keys, k)
+	}
+	idx := s.shardSet(keys, ws)
+	s.lock(idx)
+	defer s.unlock(idx)
+	for k, ver := range t.reads {
+		if s.shards[s.shardOf(k)].m[k].ver != ver {
+			return errConflict
+		}
+	}
+	for _, w := range ws {
+		s.write(&s.shards[s.shardOf(w.Key)], w)
+	}
+	return nil
+}
+
+func (t *tx) Rollback() error { return nil }

@@ -1,0 +1,155 @@
+package foxstore
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	lru "github.com/hashicorp/golang-lru/v2"
+	"golang.org/x/sync/singleflight"
+
+	"github.com/foxstore/foxstore/driver"
+)
+
+// readCache is the read cache in front of non-resident backends (CONTRACT §9).
+//
+// Coherence with writes through the same store: every write bumps epoch
+// (under mu) after it reached the backend and removes its keys; a miss
+// records epoch before it reads the backend and fills the cache only if epoch
+// has not moved since (checked under mu). So a value read before a write can
+// never be cached after that write returned. Across processes, entries older
+// than ttl are not served.
+//
+// The LRU is hashicorp/golang-lru: small, well kept, and its Add reports
+// evictions, which the statistics need. Concurrent misses of one key are
+// collapsed into one backend read with x/sync/singleflight.
+type readCache struct {
+	size  int
+	ttl   time.Duration
+	stats *stats
+	lru   *lru.Cache[string, cached]
+	group singleflight.Group
+
+	mu    sync.Mutex
+	epoch uint64 // guarded by mu
+}
+
+// cached is a backend answer: an entry, or (ok false) its absence.
+type cached struct {
+	e       driver.Entry
+	ok      bool
+	fetched time.Time
+}
+
+func newReadCache(size int, ttl time.Duration, st *stats) *readCache {
+	c, err := lru.New[string, cached](size)
+	if err != nil {
+		panic(err) // size > 0 is checked by the caller
+	}
+	return &readCache{size: size, ttl: ttl, stats: st, lru: c}
+}
+
+func (rc *readCache) lookup(key string) (cached, bool) {
+	c, ok := rc.lru.Get(key)
+	if !ok {
+		return cached{}, false
+	}
+	if time.Since(c.fetched) >= rc.ttl {
+		rc.lru.Remove(key)
+		rc.stats.expirations.Add(1)
+		return cached{}, false
+	}
+	return c, true
+}
+
+func (rc *readCache) fill(key string, c cached, epoch uint64) {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	if rc.epoch == epoch {
+		if rc.lru.Add(key, c) {
+			rc.stats.evictions.Add(1)
+		}
+	}
+}
+
+func (rc *readCache) currentEpoch() uint64 {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	return rc.epoch
+}
+
+func (rc *readCache) get(ctx context.Context, b driver.Backend, key string) (driver.Entry, bool, error) {
+	if c, ok := rc.lookup(key); ok {
+		rc.stats.hits.Add(1)
+		return c.e, c.ok, nil
+	}
+	rc.stats.misses.Add(1)
+	v, err, _ := rc.group.Do(key, func() (any, error) {
+		epoch := rc.currentEpoch()
+		e, ok, err := b.Get(ctx, key)
+		if err != nil {
+			return nil, err
+		}
+		c := cached{e: e, ok: ok, fetched: time.Now()}
+		rc.fill(key, c, epoch)
+		return c, nil
+	})
+	if err != nil {
+		return driver.Entry{}, false, err
+	}
+	c := v.(cached)
+	return c.e, c.ok, nil
+}
+
+func (rc *readCache) getMany(ctx context.Context, b driver.Backend, keys []string, fn func(string, driver.Entry)) error {
+	var missing []string
+	for _, k := range keys {
+		if c, ok := rc.lookup(k); ok {
+			rc.stats.hits.Add(1)
+			if c.ok {
+				fn(k, c.e)
+			}
+			continue
+		}
+		rc.stats.misses.Add(1)
+		missing = append(missing, k)
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	epoch := rc.currentEpoch()
+	now := time.Now()
+	got := make(map[string]driver.Entry, len(missing))
+	err := getMany(ctx, b, missing, func(k string, e driver.Entry) { got[k] = e })
+	if err != nil {
+		return err
+	}
+	for _, k := range missing {
+		e, ok := got[k]
+		rc.fill(k, cached{e: e, ok: ok, fetched: now}, epoch)
+		if ok {
+			fn(k, e)
+		}
+	}
+	return nil
+}
+
+// invalidate runs after every write through the store, whether it succeeded
+// or not (a failed write may still have reached the backend).
+func (rc *readCache) invalidate(ws []driver.Write) {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	rc.epoch++
+	for _, w := range ws {
+		rc.lru.Remove(w.Key)
+	}
+}
+
+func (rc *readCache) purge() {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	rc.epoch++
+	rc.lru.Purge()
+}
+
+func (rc *readCache) len() int { return rc.lru.Len() }

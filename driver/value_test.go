@@ -1,0 +1,178 @@
+package driver
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"math"
+	"reflect"
+	"testing"
+	"time"
+)
+
+func roundTripValues() []any {
+	zone := time.FixedZone("UTC+5:30", 5*3600+1800)
+	return []any{
+		nil, "", "héllo 日本", "\xff\xfe not utf-8", []byte{}, []byte{0, 1, 2, 255},
+		true, false,
+		int(-7), int8(math.MinInt8), int16(math.MaxInt16), int32(math.MinInt32), int64(math.MinInt64),
+		uint(7), uint8(255), uint16(math.MaxUint16), uint32(math.MaxUint32), uint64(math.MaxUint64),
+		float32(math.SmallestNonzeroFloat32), float32(3.14), math.SmallestNonzeroFloat64, math.MaxFloat64, -0.5,
+		time.Date(2026, 11, 26, 23, 59, 1, 123456789, zone),
+		json.RawMessage(" { \"a\" : [1, 2] }\n"),
+	}
+}
+
+func TestBinaryRoundTrip(t *testing.T) {
+	for _, x := range roundTripValues() {
+		v, err := EncodeValue(x)
+		if err != nil {
+			t.Fatalf("EncodeValue(%#v): %v", x, err)
+		}
+		if got := len(v.Bytes()); got != v.Size() {
+			t.Errorf("%#v: Size %d, len(Bytes) %d", x, v.Size(), got)
+		}
+		w, err := ParseValue(v.Bytes())
+		if err != nil {
+			t.Fatalf("ParseValue(%#v): %v", x, err)
+		}
+		checkSame(t, x, w)
+		w, err = ValueFromJSON(v.Type(), v.JSON())
+		if err != nil {
+			t.Fatalf("ValueFromJSON(%q, %s): %v", v.Type(), v.JSON(), err)
+		}
+		checkSame(t, x, w)
+		if !json.Valid(v.JSON()) {
+			t.Errorf("JSON form of %#v is not JSON: %s", x, v.JSON())
+		}
+	}
+}
+
+func checkSame(t *testing.T, want any, v Value) {
+	t.Helper()
+	got, err := v.Decode()
+	if err != nil {
+		t.Fatalf("Decode: %v", err)
+	}
+	if wt, ok := want.(time.Time); ok {
+		gt, ok := got.(time.Time)
+		if !ok || !gt.Equal(wt) {
+			t.Errorf("got %#v, want %v", got, wt)
+		}
+		return
+	}
+	if reflect.TypeOf(got) != reflect.TypeOf(want) {
+		t.Errorf("got type %T, want %T", got, want)
+		return
+	}
+	if b, ok := want.([]byte); ok {
+		if !bytes.Equal(got.([]byte), b) {
+			t.Errorf("got %q, want %q", got, b)
+		}
+		return
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("got %#v, want %#v", got, want)
+	}
+}
+
+func TestEncodeRejects(t *testing.T) {
+	type cyc struct{ Next *cyc }
+	c := &cyc{}
+	c.Next = c
+	for name, x := range map[string]any{
+		"chan": make(chan int), "func": func() {}, "nil func": (func())(nil),
+		"NaN": math.NaN(), "+Inf": math.Inf(1), "float32 NaN": float32(math.NaN()),
+		"cycle": c, "bad raw json": json.RawMessage("{bad"), "complex": complex(1, 2),
+		"NaN in struct": struct{ F float64 }{math.NaN()}, "year 10000": time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC),
+	} {
+		if _, err := EncodeValue(x); err == nil {
+			t.Errorf("%s: EncodeValue succeeded", name)
+		}
+	}
+}
+
+func TestJSONKindDecodesLikeEncodingJSON(t *testing.T) {
+	type song struct {
+		Title string   `json:"title"`
+		Tags  []string `json:"tags"`
+	}
+	in := song{Title: "t", Tags: []string{"a"}}
+	v, err := EncodeValue(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := v.Decode()
+	want := map[string]any{"title": "t", "tags": []any{"a"}}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("Decode = %#v, want %#v", got, want)
+	}
+	var back song
+	if err := v.DecodeInto(&back); err != nil || !reflect.DeepEqual(back, in) {
+		t.Errorf("DecodeInto = %#v, %v", back, err)
+	}
+	// Two decodes never share memory.
+	a, _ := v.Decode()
+	a.(map[string]any)["title"] = "changed"
+	b, _ := v.Decode()
+	if b.(map[string]any)["title"] != "t" {
+		t.Error("Decode results alias each other")
+	}
+}
+
+func TestParseValueRejects(t *testing.T) {
+	for _, b := range [][]byte{nil, {0}, {byte(kindEnd)}, {byte(KindInt), 'x'}, {byte(KindInt8), '3', '0', '0'},
+		{byte(KindBool), 'y'}, {byte(KindTime), 'n', 'o'}, {byte(KindJSON), '{'}, {byte(KindNull), 'x'},
+		{byte(KindFloat64), 'N', 'a', 'N'}} {
+		if _, err := ParseValue(b); !errors.Is(err, ErrStorageCorrupted) {
+			t.Errorf("ParseValue(%q) = %v, want ErrStorageCorrupted", b, err)
+		}
+	}
+}
+
+func FuzzParseValue(f *testing.F) {
+	for _, x := range roundTripValues() {
+		v, _ := EncodeValue(x)
+		f.Add(v.Bytes())
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		v, err := ParseValue(b)
+		if err != nil {
+			if CodeOf(err) != CodeCorrupted {
+				t.Fatalf("error without the corrupted code: %v", err)
+			}
+			return
+		}
+		// Whatever parses survives both forms unchanged.
+		w, err := ParseValue(v.Bytes())
+		if err != nil || !w.Equal(v) {
+			t.Fatalf("binary round trip: %v", err)
+		}
+		w, err = ValueFromJSON(v.Type(), v.JSON())
+		if err != nil || !w.Equal(v) {
+			t.Fatalf("JSON round trip of %q: %v", b, err)
+		}
+	})
+}
+
+func TestErrorFormatAndMatching(t *testing.T) {
+	err := &Error{Op: "get", Key: "user:1", Code: CodeNotFound}
+	if got, want := err.Error(), `foxstore: get "user:1": not found [5004]`; got != want {
+		t.Errorf("got %s, want %s", got, want)
+	}
+	if !errors.Is(err, ErrStorageNotFound) || errors.Is(err, ErrStorageInvalid) || CodeOf(err) != 5004 {
+		t.Error("sentinel matching is wrong")
+	}
+	cause := errors.New("disk on fire")
+	werr := error(&Error{Op: "set", Key: "k", Code: CodeWriteFailed, Err: cause})
+	if !errors.Is(werr, cause) || errors.Unwrap(werr) != cause {
+		t.Error("cause not reachable")
+	}
+	long := &Error{Op: "get", Key: string(bytes.Repeat([]byte("é"), 600)), Code: CodeInvalid}
+	if len(long.Error()) > 300 {
+		t.Errorf("huge key makes a %d-byte message", len(long.Error()))
+	}
+	if CodeOf(nil) != 0 || CodeOf(errors.New("x")) != 0 {
+		t.Error("CodeOf of uncoded error not 0")
+	}
+}

@@ -1,0 +1,589 @@
+package foxstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/foxstore/foxstore/driver"
+	"github.com/foxstore/foxstore/pattern"
+)
+
+// MaxKeyLen is the longest key, in bytes.
+const MaxKeyLen = 1024
+
+// checkKey enforces CONTRACT §2.
+func checkKey(k string) error {
+	switch {
+	case k == "":
+		return errEmptyKey
+	case len(k) > MaxKeyLen:
+		return errLongKey
+	case !utf8.ValidString(k):
+		return errKeyUTF8
+	case strings.IndexByte(k, 0) >= 0:
+		return errKeyNUL
+	}
+	return nil
+}
+
+var (
+	errEmptyKey = errors.New("empty key")
+	errLongKey  = fmt.Errorf("key longer than %d bytes", MaxKeyLen)
+	errKeyUTF8  = errors.New("key is not valid UTF-8")
+	errKeyNUL   = errors.New("key contains a NUL byte")
+)
+
+func invalid(op, key string, cause error) error {
+	return &Error{Op: op, Key: key, Code: CodeInvalid, Err: cause}
+}
+
+func notFound(op, key string) error {
+	return &Error{Op: op, Key: key, Code: CodeNotFound}
+}
+
+// wrapErr gives err a code: a coded *Error keeps its code (and gets op and
+// key if it had none); anything else, a context error included, gets code.
+func wrapErr(op, key string, code int, err error) error {
+	var fe *Error
+	if errors.As(err, &fe) && fe.Code != 0 {
+		if fe.Op == "" {
+			cp := *fe
+			cp.Op, cp.Key = op, key
+			return &cp
+		}
+		return err
+	}
+	return &Error{Op: op, Key: key, Code: code, Err: err}
+}
+
+// begin checks everything that can fail before a backend is touched, and
+// returns the backend to use.
+func (s *store) begin(ctx context.Context, op, key string, code int) (driver.Backend, error) {
+	if s.nsErr != nil {
+		return nil, invalid(op, key, s.nsErr)
+	}
+	b := s.c.backend()
+	if s.c.state.Load() != stateRunning || b == nil {
+		return nil, &Error{Op: op, Key: key, Code: CodeClosed}
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, &Error{Op: op, Key: key, Code: code, Err: err}
+	}
+	return b, nil
+}
+
+// fail wraps an error that a backend returned. If the store was stopped
+// meanwhile, the error says so.
+func (s *store) fail(op, key string, code int, err error) error {
+	if s.c.state.Load() != stateRunning && CodeOf(err) == 0 {
+		return &Error{Op: op, Key: key, Code: CodeClosed, Err: err}
+	}
+	return wrapErr(op, key, code, err)
+}
+
+func nowMs() int64 { return time.Now().UnixMilli() }
+
+// deadline turns a TTL into an absolute deadline in Unix milliseconds,
+// rounding up so a key lives at least ttl; under 1ms counts as 1ms.
+func deadline(now time.Time, ttl time.Duration) int64 {
+	if ttl <= 0 {
+		return 0
+	}
+	const maxTTL = time.Duration(1<<62 - 1)
+	ttl = min(max(ttl, time.Millisecond), maxTTL)
+	ms := now.UnixMilli()
+	sub := now.UnixNano() - ms*int64(time.Millisecond)
+	return ms + (int64(ttl)+sub+int64(time.Millisecond)-1)/int64(time.Millisecond)
+}
+
+// encode validates and encodes a value for key.
+func (s *store) encode(op, key string, value any) (Value, error) {
+	v, err := driver.EncodeValue(value)
+	if err != nil {
+		return Value{}, invalid(op, key, err)
+	}
+	if max := s.c.maxValueSize(); int64(v.Size()) > max {
+		return Value{}, invalid(op, key, fmt.Errorf("encoded value is %d bytes, more than max_value_size %d", v.Size(), max))
+	}
+	return v, nil
+}
+
+func (c *core) maxValueSize() int64 { return c.cfg.MaxValueSize }
+
+func decode(op, key string, e driver.Entry) (any, error) {
+	x, err := e.Value.Decode()
+	if err != nil {
+		return nil, &Error{Op: op, Key: key, Code: CodeCorrupted, Err: err}
+	}
+	return x, nil
+}
+
+// Get returns the live value under key, or ErrStorageNotFound.
+func (s *store) Get(ctx context.Context, key string) (interface{}, error) {
+	e, err := s.getEntry(ctx, "get", key)
+	if err != nil {
+		return nil, err
+	}
+	return decode("get", key, e)
+}
+
+// getEntry fetches the live entry under key, through the read cache if any,
+// and counts the hit or miss.
+func (s *store) getEntry(ctx context.Context, op, key string) (driver.Entry, error) {
+	if err := checkKey(key); err != nil {
+		return driver.Entry{}, invalid(op, key, err)
+	}
+	b, err := s.begin(ctx, op, key, CodeReadFailed)
+	if err != nil {
+		return driver.Entry{}, err
+	}
+	var (
+		e  driver.Entry
+		ok bool
+	)
+	sk := s.ns + key
+	if rc := s.c.cache.Load(); rc != nil {
+		e, ok, err = rc.get(ctx, b, sk)
+	} else {
+		e, ok, err = b.Get(ctx, sk)
+		if err == nil {
+			if ok && (e.Expires == 0 || e.Live(nowMs())) {
+				s.c.stats.hits.Add(1)
+			} else {
+				s.c.stats.misses.Add(1)
+			}
+		}
+	}
+	if err != nil {
+		return driver.Entry{}, s.fail(op, key, CodeReadFailed, err)
+	}
+	if !ok || (e.Expires != 0 && !e.Live(nowMs())) {
+		return driver.Entry{}, notFound(op, key)
+	}
+	return e, nil
+}
+
+// getValue is GetAs's way in.
+func (s *store) getValue(ctx context.Context, key string) (Value, error) {
+	e, err := s.getEntry(ctx, "get", key)
+	return e.Value, err
+}
+
+// Exists reports whether key holds a live value. Any error reads as false.
+func (s *store) Exists(ctx context.Context, key string) bool {
+	_, err := s.getEntry(ctx, "exists", key)
+	return err == nil
+}
+
+// Set stores value under key; ttl > 0 makes it expire ttl from now.
+func (s *store) Set(ctx context.Context, key string, value interface{}, ttl time.Duration) error {
+	const op = "set"
+	if err := checkKey(key); err != nil {
+		return invalid(op, key, err)
+	}
+	if ttl < 0 {
+		return invalid(op, key, errors.New("negative ttl"))
+	}
+	v, err := s.encode(op, key, value)
+	if err != nil {
+		return err
+	}
+	b, err := s.begin(ctx, op, key, CodeWriteFailed)
+	if err != nil {
+		return err
+	}
+	var exp int64
+	if ttl > 0 {
+		exp = deadline(time.Now(), ttl)
+	}
+	return s.apply(ctx, b, op, key, []driver.Write{{Key: s.ns + key, Entry: driver.Entry{Value: v, Expires: exp}}})
+}
+
+// apply hands a write set to the backend, keeping the read cache coherent.
+func (s *store) apply(ctx context.Context, b driver.Backend, op, key string, ws []driver.Write) error {
+	rc := s.c.cache.Load()
+	if rc != nil {
+		defer rc.invalidate(ws)
+	}
+	if err := b.Apply(ctx, ws); err != nil {
+		return s.fail(op, key, CodeWriteFailed, err)
+	}
+	return nil
+}
+
+// Delete removes key; a missing key is not an error.
+func (s *store) Delete(ctx context.Context, key string) error {
+	const op = "delete"
+	if err := checkKey(key); err != nil {
+		return invalid(op, key, err)
+	}
+	b, err := s.begin(ctx, op, key, CodeWriteFailed)
+	if err != nil {
+		return err
+	}
+	return s.apply(ctx, b, op, key, []driver.Write{{Key: s.ns + key, Delete: true}})
+}
+
+// GetBatch returns the live values of keys; missing keys are left out.
+func (s *store) GetBatch(ctx context.Context, keys []string) (map[string]interface{}, error) {
+	const op = "get batch"
+	for _, k := range keys {
+		if err := checkKey(k); err != nil {
+			return nil, invalid(op, k, err)
+		}
+	}
+	b, err := s.begin(ctx, op, "", CodeReadFailed)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]interface{}, len(keys))
+	if len(keys) == 0 {
+		return out, nil
+	}
+	uniq := make([]string, 0, len(keys))
+	seen := make(map[string]struct{}, len(keys))
+	for _, k := range keys {
+		if _, dup := seen[k]; !dup {
+			seen[k] = struct{}{}
+			uniq = append(uniq, s.ns+k)
+		}
+	}
+	now := nowMs()
+	var derr error
+	found := func(sk string, e driver.Entry) {
+		if !e.Live(now) || derr != nil {
+			return
+		}
+		k := sk[len(s.ns):]
+		x, err := decode(op, k, e)
+		if err != nil {
+			derr = err
+			return
+		}
+		out[k] = x
+	}
+	if rc := s.c.cache.Load(); rc != nil {
+		err = rc.getMany(ctx, b, uniq, found)
+	} else {
+		err = getMany(ctx, b, uniq, found)
+		if err == nil {
+			s.c.stats.hits.Add(int64(len(out)))
+			s.c.stats.misses.Add(int64(len(uniq) - len(out)))
+		}
+	}
+	if err != nil {
+		return nil, s.fail(op, "", CodeReadFailed, err)
+	}
+	if derr != nil {
+		return nil, derr
+	}
+	return out, nil
+}
+
+// getMany uses the backend's BatchGetter, or Get key by key.
+func getMany(ctx context.Context, b driver.Backend, keys []string, fn func(string, driver.Entry)) error {
+	if bg, ok := b.(driver.BatchGetter); ok {
+		return bg.GetMany(ctx, keys, fn)
+	}
+	for _, k := range keys {
+		e, ok, err := b.Get(ctx, k)
+		if err != nil {
+			return err
+		}
+		if ok {
+			fn(k, e)
+		}
+	}
+	return nil
+}
+
+// SetBatch stores every pair of data without TTL, atomically.
+func (s *store) SetBatch(ctx context.Context, data map[string]interface{}) error {
+	const op = "set batch"
+	ws := make([]driver.Write, 0, len(data))
+	for k, x := range data {
+		if err := checkKey(k); err != nil {
+			return invalid(op, k, err)
+		}
+		v, err := s.encode(op, k, x)
+		if err != nil {
+			return err
+		}
+		ws = append(ws, driver.Write{Key: s.ns + k, Entry: driver.Entry{Value: v}})
+	}
+	b, err := s.begin(ctx, op, "", CodeWriteFailed)
+	if err != nil || len(ws) == 0 {
+		return err
+	}
+	sortWrites(ws)
+	return s.apply(ctx, b, op, "", ws)
+}
+
+// DeleteBatch removes every key of keys, atomically; missing keys are ignored.
+func (s *store) DeleteBatch(ctx context.Context, keys []string) error {
+	const op = "delete batch"
+	for _, k := range keys {
+		if err := checkKey(k); err != nil {
+			return invalid(op, k, err)
+		}
+	}
+	b, err := s.begin(ctx, op, "", CodeWriteFailed)
+	if err != nil || len(keys) == 0 {
+		return err
+	}
+	sks := make([]string, len(keys))
+	for i, k := range keys {
+		sks[i] = s.ns + k
+	}
+	slices.Sort(sks)
+	sks = slices.Compact(sks)
+	ws := make([]driver.Write, len(sks))
+	for i, k := range sks {
+		ws[i] = driver.Write{Key: k, Delete: true}
+	}
+	return s.apply(ctx, b, op, "", ws)
+}
+
+// scan calls fn with the user key and entry of every live key matching
+// pattern, in ascending key order. It reads only the range of the pattern's
+// literal prefix.
+func (s *store) scan(ctx context.Context, op, pat string, fn func(key string, e driver.Entry)) error {
+	if pat == "" {
+		return invalid(op, "", errors.New("empty pattern"))
+	}
+	p, err := pattern.Compile(pat)
+	if err != nil {
+		return invalid(op, "", fmt.Errorf("pattern %q: %w", pat, err))
+	}
+	b, err := s.begin(ctx, op, "", CodeReadFailed)
+	if err != nil {
+		return err
+	}
+	now := nowMs()
+	if lit, ok := p.Literal(); ok {
+		if checkKey(lit) != nil {
+			return nil
+		}
+		e, found, err := b.Get(ctx, s.ns+lit)
+		if err != nil {
+			return s.fail(op, "", CodeReadFailed, err)
+		}
+		if found && e.Live(now) {
+			fn(lit, e)
+		}
+		return nil
+	}
+	start := s.ns + p.Prefix()
+	end := prefixEnd(start)
+	if p.Prefix() == "" {
+		// Nested namespaces live under this one's prefix + 0xFF, after every
+		// valid UTF-8 key: stop there.
+		end = s.ns + "\xff"
+	}
+	var prev string
+	sorted := true
+	err = b.Scan(ctx, start, end, func(sk string, e driver.Entry) bool {
+		if !strings.HasPrefix(sk, start) || (end != "" && sk >= end) {
+			return true
+		}
+		if sk < prev {
+			sorted = false
+		}
+		prev = sk
+		k := sk[len(s.ns):]
+		if e.Live(now) && p.Match(k) {
+			fn(k, e)
+		}
+		return true
+	})
+	if err != nil {
+		return s.fail(op, "", CodeReadFailed, err)
+	}
+	if !sorted {
+		return s.fail(op, "", CodeReadFailed, errors.New("backend scan is not in ascending order"))
+	}
+	return nil
+}
+
+// prefixEnd returns the least string greater than every string with prefix
+// p, or "" if there is none.
+func prefixEnd(p string) string {
+	b := []byte(p)
+	for i := len(b) - 1; i >= 0; i-- {
+		if b[i] < 0xff {
+			b[i]++
+			return string(b[:i+1])
+		}
+	}
+	return ""
+}
+
+// Find returns every live key matching pattern with its value.
+func (s *store) Find(ctx context.Context, pat string) (map[string]interface{}, error) {
+	out := map[string]interface{}{}
+	var derr error
+	err := s.scan(ctx, "find", pat, func(k string, e driver.Entry) {
+		if derr != nil {
+			return
+		}
+		x, err := decode("find", k, e)
+		if err != nil {
+			derr = err
+			return
+		}
+		out[k] = x
+	})
+	if err == nil {
+		err = derr
+	}
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// Count returns the number of live keys matching pattern.
+func (s *store) Count(ctx context.Context, pat string) (int, error) {
+	n := 0
+	err := s.scan(ctx, "count", pat, func(string, driver.Entry) { n++ })
+	if err != nil {
+		return 0, err
+	}
+	return n, nil
+}
+
+// Keys returns the live keys matching pattern, sorted.
+func (s *store) Keys(ctx context.Context, pat string) ([]string, error) {
+	keys := []string{}
+	err := s.scan(ctx, "keys", pat, func(k string, _ driver.Entry) { keys = append(keys, k) })
+	if err != nil {
+		return nil, err
+	}
+	return keys, nil
+}
+
+// TTL returns the time key has left, 0 if it never expires.
+func (s *store) TTL(ctx context.Context, key string) (time.Duration, error) {
+	const op = "ttl"
+	if err := checkKey(key); err != nil {
+		return 0, invalid(op, key, err)
+	}
+	b, err := s.begin(ctx, op, key, CodeReadFailed)
+	if err != nil {
+		return 0, err
+	}
+	e, ok, err := b.Get(ctx, s.ns+key)
+	if err != nil {
+		return 0, s.fail(op, key, CodeReadFailed, err)
+	}
+	now := time.Now()
+	if !ok || !e.Live(now.UnixMilli()) {
+		return 0, notFound(op, key)
+	}
+	if e.Expires == 0 {
+		return 0, nil
+	}
+	return time.UnixMilli(e.Expires).Sub(now), nil
+}
+
+// Expire gives an existing key a new TTL (0 removes it) without changing its value.
+func (s *store) Expire(ctx context.Context, key string, ttl time.Duration) error {
+	const op = "expire"
+	if err := checkKey(key); err != nil {
+		return invalid(op, key, err)
+	}
+	if ttl < 0 {
+		return invalid(op, key, errors.New("negative ttl"))
+	}
+	if _, err := s.begin(ctx, op, key, CodeWriteFailed); err != nil {
+		return err
+	}
+	sk := s.ns + key
+	return retryConflicts(ctx, func() error {
+		b, err := s.begin(ctx, op, key, CodeWriteFailed)
+		if err != nil {
+			return err
+		}
+		btx, err := b.Begin(ctx)
+		if err != nil {
+			return s.fail(op, key, CodeWriteFailed, err)
+		}
+		e, ok, err := btx.Get(ctx, sk)
+		if err != nil {
+			btx.Rollback()
+			return s.fail(op, key, CodeReadFailed, err)
+		}
+		now := time.Now()
+		if !ok || !e.Live(now.UnixMilli()) {
+			btx.Rollback()
+			return notFound(op, key)
+		}
+		e.Expires = deadline(now, ttl)
+		ws := []driver.Write{{Key: sk, Entry: e}}
+		if rc := s.c.cache.Load(); rc != nil {
+			defer rc.invalidate(ws)
+		}
+		if err := btx.Commit(ctx, ws); err != nil {
+			return s.fail(op, key, CodeWriteFailed, err)
+		}
+		return nil
+	})
+}
+
+// ClearCache drops cached copies and removes expired entries; it never
+// deletes live data and does not reset the statistics.
+func (s *store) ClearCache(ctx context.Context) error {
+	const op = "clear cache"
+	b, err := s.begin(ctx, op, "", CodeWriteFailed)
+	if err != nil {
+		return err
+	}
+	if rc := s.c.cache.Load(); rc != nil {
+		rc.purge()
+	}
+	if sw, ok := b.(driver.Sweeper); ok {
+		if err := s.c.sweep(ctx, sw); err != nil {
+			return s.fail(op, "", CodeWriteFailed, err)
+		}
+	}
+	return nil
+}
+
+// GetCacheStats returns the store-wide statistics.
+func (s *store) GetCacheStats(ctx context.Context) (*CacheStats, error) {
+	const op = "cache stats"
+	b, err := s.begin(ctx, op, "", CodeReadFailed)
+	if err != nil {
+		return nil, err
+	}
+	st := &CacheStats{
+		Hits:        s.c.stats.hits.Load(),
+		Misses:      s.c.stats.misses.Load(),
+		Evictions:   s.c.stats.evictions.Load(),
+		Expirations: s.c.stats.expirations.Load(),
+	}
+	if rc := s.c.cache.Load(); rc != nil {
+		st.Entries, st.Capacity = int64(rc.len()), int64(rc.size)
+	} else if s.c.drv.Resident {
+		// All data lives in memory: Entries counts live keys store-wide.
+		now := nowMs()
+		err := b.Scan(ctx, "", "", func(_ string, e driver.Entry) bool {
+			if e.Live(now) {
+				st.Entries++
+			}
+			return true
+		})
+		if err != nil {
+			return nil, s.fail(op, "", CodeReadFailed, err)
+		}
+	}
+	if n := st.Hits + st.Misses; n > 0 {
+		st.HitRate = float64(st.Hits) / float64(n)
+	}
+	return st, nil
+}
