@@ -56,7 +56,16 @@ type Write struct {
 // begin with 0xFF and contain NUL separators (see WithNamespace), so a backend
 // must store keys as bytes and order them bytewise.
 //
-// Every method must be safe for concurrent use and must honour ctx.
+// Every method must be safe for concurrent use and must honour ctx. After
+// Close, methods must return an error (any error: the front reports
+// ErrStorageClosed), never panic.
+//
+// Errors: return plain errors for I/O, network and server failures (the front
+// codes them ErrStorageReadFailed or ErrStorageWriteFailed); return a coded
+// *Error (NewError) only for what the front cannot know: ErrStorageConflict,
+// ErrStorageLocked, ErrStorageCorrupted, or ErrStorageInvalid for a request
+// the backend cannot serve (a Redis Cluster batch across hash slots). Never
+// put a value, a password or a full DSN in an error.
 //
 // A backend may also implement the optional interfaces BatchGetter, Sweeper,
 // Flusher and HealthReporter; the front discovers them with type assertions.
@@ -71,7 +80,8 @@ type Backend interface {
 	Scan(ctx context.Context, start, end string, fn func(key string, e Entry) bool) error
 
 	// Apply performs every write in ws atomically and durably: all or nothing.
-	// A key appears at most once in ws.
+	// A key appears at most once in ws, and ws is sorted by key (which lets a
+	// backend lock rows or files in one order and avoid deadlocks).
 	Apply(ctx context.Context, ws []Write) error
 
 	// Begin starts a transaction. See Tx for what it must guarantee.
