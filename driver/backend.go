@@ -21,6 +21,7 @@ package driver
 import (
 	"context"
 	"fmt"
+	"io"
 	"sort"
 	"strings"
 	"sync"
@@ -131,6 +132,12 @@ type Flusher interface {
 // HealthCheck; a non-nil error marks the store unhealthy.
 type HealthReporter interface {
 	Health(ctx context.Context) (map[string]any, error)
+}
+
+// Backuper writes a consistent copy of the whole store to w while writes
+// continue; opening the copy as a store restores it. foxstore.Backup uses it.
+type Backuper interface {
+	Backup(ctx context.Context, w io.Writer) error
 }
 
 // Driver makes a backend from a configuration.
