@@ -488,7 +488,8 @@ func (s *store) TTL(ctx context.Context, key string) (time.Duration, error) {
 	if e.Expires == 0 {
 		return 0, nil
 	}
-	return time.UnixMilli(e.Expires).Sub(now), nil
+	// Whole milliseconds (the resolution), never 0, which would mean "no expiry".
+	return max(time.UnixMilli(e.Expires).Sub(now).Truncate(time.Millisecond), time.Millisecond), nil
 }
 
 // Expire gives an existing key a new TTL (0 removes it) without changing its value.

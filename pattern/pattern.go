@@ -350,6 +350,16 @@ func (p *Pattern) Match(key string) bool {
 		}
 		_, n, _ := next(key[starKi:])
 		starKi += n
+		// When a literal follows the star, skip to where it next occurs. A
+		// literal starts with a byte that is never inside a character, so
+		// the skip lands on a character boundary.
+		if t := &toks[star+1]; t.kind == kLit {
+			i := strings.Index(key[starKi:], t.lit)
+			if i < 0 {
+				return false
+			}
+			starKi += i
+		}
 		ti, ki = star+1, starKi
 	}
 }
