@@ -162,6 +162,10 @@ var matchCases = []matchCase{
 	{"??b", "\xe6\x97b", true},
 	{"?b", "\xe6\x97b", false},
 	{"日*", "\xe6\x97\xa5\xff", true},
+	{"*日", "\xe6\x97\xe6\x97\xa5", true},
+	{"*日", "\xa5日", true},
+	{"*é", "\xc3\xc3\xa9", true},
+	{"*é?", "\xc3\xc3\xa9", false},
 }
 
 func TestMatch(t *testing.T) {
