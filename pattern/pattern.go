@@ -264,10 +264,10 @@ func MustCompile(p string) *Pattern {
 	return pat
 }
 
-// next returns the length in bytes of the character at the start of s (which
-// is not empty) and the character, with ok false for a byte that does not
-// start a valid encoding: such a byte is one character equal to no rune.
-func next(s string) (r rune, n int, ok bool) {
+// decode returns the character at the start of s (which is not empty) and
+// its length in bytes, with ok false for a byte that does not start a valid
+// encoding: such a byte is one character, equal to no rune of a pattern.
+func decode(s string) (r rune, n int, ok bool) {
 	if c := s[0]; c < utf8.RuneSelf {
 		return rune(c), 1, true
 	}
@@ -278,7 +278,7 @@ func next(s string) (r rune, n int, ok bool) {
 // matchClass reports whether the character at the start of key is in the
 // class t, and its length.
 func (t *token) matchClass(key string) (bool, int) {
-	r, n, ok := next(key)
+	r, n, ok := decode(key)
 	if !ok {
 		return t.neg, n
 	}
@@ -327,7 +327,7 @@ func (p *Pattern) Match(key string) bool {
 				}
 			case kOne:
 				if ki < len(key) {
-					_, n, _ := next(key[ki:])
+					_, n, _ := decode(key[ki:])
 					ki += n
 					ti++
 					continue
@@ -348,7 +348,7 @@ func (p *Pattern) Match(key string) bool {
 		if star < 0 || starKi == len(key) {
 			return false
 		}
-		_, n, _ := next(key[starKi:])
+		_, n, _ := decode(key[starKi:])
 		starKi += n
 		// When a literal follows the star, skip to where it next occurs. A
 		// literal starts with a byte that is never inside a character, so
