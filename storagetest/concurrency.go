@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"runtime"
 	"slices"
 	"strconv"
 	"sync"
@@ -58,6 +59,9 @@ func testLostUpdate(t *testing.T, st store) {
 					if err != nil {
 						return err
 					}
+					// Widen the window between read and write, so that a
+					// store that loses updates loses some here.
+					runtime.Gosched()
 					return tx.Set("counter", n+1)
 				})
 				if err != nil {
