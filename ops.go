@@ -562,15 +562,8 @@ func (s *store) GetCacheStats(ctx context.Context) (*CacheStats, error) {
 	if err != nil {
 		return nil, err
 	}
-	st := &CacheStats{
-		Hits:        s.c.stats.hits.Load(),
-		Misses:      s.c.stats.misses.Load(),
-		Evictions:   s.c.stats.evictions.Load(),
-		Expirations: s.c.stats.expirations.Load(),
-	}
-	if rc := s.c.cache.Load(); rc != nil {
-		st.Entries, st.Capacity = int64(rc.len()), int64(rc.size)
-	} else if s.c.drv.Resident {
+	st := s.c.counters()
+	if s.c.drv.Resident {
 		// All data lives in memory: Entries counts live keys store-wide.
 		now := nowMs()
 		err := b.Scan(ctx, "", "", func(_ string, e driver.Entry) bool {
@@ -583,8 +576,23 @@ func (s *store) GetCacheStats(ctx context.Context) (*CacheStats, error) {
 			return nil, s.fail(op, "", CodeReadFailed, err)
 		}
 	}
+	return st, nil
+}
+
+// counters returns the statistics that need no scan: everything but the
+// Entries of a resident store.
+func (c *core) counters() *CacheStats {
+	st := &CacheStats{
+		Hits:        c.stats.hits.Load(),
+		Misses:      c.stats.misses.Load(),
+		Evictions:   c.stats.evictions.Load(),
+		Expirations: c.stats.expirations.Load(),
+	}
 	if n := st.Hits + st.Misses; n > 0 {
 		st.HitRate = float64(st.Hits) / float64(n)
 	}
-	return st, nil
+	if rc := c.cache.Load(); rc != nil {
+		st.Entries, st.Capacity = int64(rc.len()), int64(rc.size)
+	}
+	return st
 }
