@@ -1,0 +1,283 @@
+package database
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"math/bits"
+
+	"github.com/foxstore/foxstore/driver"
+)
+
+// Limits of one multi-row statement.
+const (
+	// maxRows bounds the rows of one MySQL statement (3 placeholders each,
+	// far below the 65,535 placeholders a statement may have).
+	maxRows = 256
+	// maxStmtBytes bounds the keys and values sent in one multi-row
+	// statement; a larger value travels in a statement of its own.
+	maxStmtBytes = 4 << 20
+)
+
+// Apply implements driver.Backend: one statement for one write, otherwise
+// one transaction with as few statements as the driver allows.
+func (s *Store) Apply(ctx context.Context, ws []driver.Write) error {
+	if s.closed.Load() {
+		return errClosed
+	}
+	if len(ws) == 0 {
+		return nil
+	}
+	if err := s.checkSizes(ws); err != nil {
+		return err
+	}
+	release, err := s.lockWriter(ctx)
+	if err != nil {
+		return s.classify(ctx, err)
+	}
+	defer release()
+	if len(ws) == 1 {
+		return s.classify(ctx, s.writeOne(ctx, nil, ws[0]))
+	}
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return s.classify(ctx, err)
+	}
+	if err := s.write(ctx, tx, ws); err != nil {
+		tx.Rollback()
+		return s.classify(ctx, err)
+	}
+	return s.classify(ctx, tx.Commit())
+}
+
+// checkSizes refuses, before anything is sent, values the server would
+// refuse (MySQL's max_allowed_packet below max_value_size).
+func (s *Store) checkSizes(ws []driver.Write) error {
+	if s.maxValue == 0 {
+		return nil
+	}
+	for _, w := range ws {
+		if !w.Delete && w.Entry.Value.Size() > s.maxValue {
+			return driver.NewError(driver.CodeInvalid, "", "", fmt.Errorf(
+				"encoded value is %d bytes, more than the server's max_allowed_packet (%d)", w.Entry.Value.Size(), s.maxValue))
+		}
+	}
+	return nil
+}
+
+// writeOne runs one write, inside tx or (tx nil) on its own.
+func (s *Store) writeOne(ctx context.Context, tx *sql.Tx, w driver.Write) error {
+	q := s.d.put
+	if w.Delete {
+		q = s.d.del
+	}
+	st, err := s.stmt(ctx, q)
+	if err != nil {
+		return err
+	}
+	if tx != nil {
+		st = tx.StmtContext(ctx, st)
+	}
+	if w.Delete {
+		_, err = st.ExecContext(ctx, []byte(w.Key))
+	} else {
+		_, err = st.ExecContext(ctx, []byte(w.Key), w.Entry.Value.Bytes(), w.Entry.Expires)
+	}
+	return err
+}
+
+// write runs ws inside tx. ws holds each key once, so the order between
+// upserts and deletes does not matter; each group stays in key order, the
+// order in which rows are locked.
+func (s *Store) write(ctx context.Context, tx *sql.Tx, ws []driver.Write) error {
+	if s.d.name == "sqlite" || len(ws) == 1 {
+		// In-process: a prepared statement per row costs microseconds.
+		for _, w := range ws {
+			if err := s.writeOne(ctx, tx, w); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	var puts, dels []driver.Write
+	for _, w := range ws {
+		if w.Delete {
+			dels = append(dels, w)
+		} else {
+			puts = append(puts, w)
+		}
+	}
+	if s.d.name == "postgres" {
+		return s.pgWrite(ctx, tx, puts, dels)
+	}
+	return s.myWrite(ctx, tx, puts, dels)
+}
+
+func (s *Store) pgWrite(ctx context.Context, tx *sql.Tx, puts, dels []driver.Write) error {
+	for len(puts) > 0 {
+		n, size := 0, 0
+		for n < len(puts) && (n == 0 || size+rowSize(puts[n]) <= maxStmtBytes) {
+			size += rowSize(puts[n])
+			n++
+		}
+		ks, vs, es := make([][]byte, n), make([][]byte, n), make([]int64, n)
+		for i, w := range puts[:n] {
+			ks[i], vs[i], es[i] = []byte(w.Key), w.Entry.Value.Bytes(), w.Entry.Expires
+		}
+		st, err := s.txStmt(ctx, tx, s.d.pgPutMany())
+		if err != nil {
+			return err
+		}
+		if _, err := st.ExecContext(ctx, ks, vs, es); err != nil {
+			return err
+		}
+		puts = puts[n:]
+	}
+	if len(dels) > 0 {
+		ks := make([][]byte, len(dels))
+		for i, w := range dels {
+			ks[i] = []byte(w.Key)
+		}
+		st, err := s.txStmt(ctx, tx, s.d.pgDelMany())
+		if err != nil {
+			return err
+		}
+		if _, err := st.ExecContext(ctx, ks); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func rowSize(w driver.Write) int { return len(w.Key) + w.Entry.Value.Size() }
+
+// myWrite sends upserts and deletes in statements of power-of-two sizes
+// (1000 rows: 512 + 256 + 128 + 64 + 32 + 8), so that each size is prepared
+// once per connection and then runs in one round trip.
+func (s *Store) myWrite(ctx context.Context, tx *sql.Tx, puts, dels []driver.Write) error {
+	for len(puts) > 0 {
+		n, size := 0, 0
+		for n < len(puts) && n < maxRows && (n == 0 || size+rowSize(puts[n]) <= maxStmtBytes) {
+			size += rowSize(puts[n])
+			n++
+		}
+		n = 1 << (bits.Len(uint(n)) - 1)
+		args := make([]any, 0, 3*n)
+		for _, w := range puts[:n] {
+			args = append(args, []byte(w.Key), w.Entry.Value.Bytes(), w.Entry.Expires)
+		}
+		st, err := s.txStmt(ctx, tx, s.d.myPutMany(n))
+		if err != nil {
+			return err
+		}
+		if _, err := st.ExecContext(ctx, args...); err != nil {
+			return err
+		}
+		puts = puts[n:]
+	}
+	for len(dels) > 0 {
+		n := 1 << (bits.Len(uint(min(len(dels), maxRows))) - 1)
+		args := make([]any, n)
+		for i, w := range dels[:n] {
+			args[i] = []byte(w.Key)
+		}
+		st, err := s.txStmt(ctx, tx, s.d.myDelMany(n))
+		if err != nil {
+			return err
+		}
+		if _, err := st.ExecContext(ctx, args...); err != nil {
+			return err
+		}
+		dels = dels[n:]
+	}
+	return nil
+}
+
+// GetMany implements driver.BatchGetter. PostgreSQL takes any number of
+// keys in one statement (k = ANY($1)); MySQL takes them in IN lists padded
+// to a power of two (repeating a key is harmless), so one prepared
+// statement per size serves every batch; SQLite runs its prepared point
+// read per key, in process. Batches that need several statements run in
+// one read-only transaction, so they see one snapshot.
+func (s *Store) GetMany(ctx context.Context, keys []string, fn func(string, driver.Entry)) error {
+	if s.closed.Load() {
+		return errClosed
+	}
+	if len(keys) == 0 {
+		return nil
+	}
+	if s.d.name == "postgres" {
+		ks := make([][]byte, len(keys))
+		for i, k := range keys {
+			ks[i] = []byte(k)
+		}
+		st, err := s.stmt(ctx, s.d.pgGetMany())
+		if err != nil {
+			return s.classify(ctx, err)
+		}
+		return s.classify(ctx, queryRows(ctx, st, fn, ks))
+	}
+	if len(keys) == 1 || (s.d.name == "mysql" && len(keys) <= maxRows) {
+		return s.classify(ctx, s.getMany(ctx, nil, keys, fn))
+	}
+	tx, err := s.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return s.classify(ctx, err)
+	}
+	defer tx.Rollback()
+	if err := s.getMany(ctx, tx, keys, fn); err != nil {
+		return s.classify(ctx, err)
+	}
+	return s.classify(ctx, tx.Commit())
+}
+
+func (s *Store) getMany(ctx context.Context, tx *sql.Tx, keys []string, fn func(string, driver.Entry)) error {
+	bind := func(q string) (*sql.Stmt, error) {
+		if tx == nil {
+			return s.stmt(ctx, q)
+		}
+		return s.txStmt(ctx, tx, q)
+	}
+	if s.d.name == "sqlite" {
+		st, err := bind(s.d.get)
+		if err != nil {
+			return err
+		}
+		for _, k := range keys {
+			e, ok, err := getOne(ctx, st, k)
+			if err != nil {
+				return err
+			}
+			if ok {
+				fn(k, e)
+			}
+		}
+		return nil
+	}
+	for len(keys) > 0 {
+		chunk := keys[:min(len(keys), maxRows)]
+		keys = keys[len(chunk):]
+		n := 1 << bits.Len(uint(len(chunk)-1))
+		args := make([]any, n)
+		for i := range n {
+			args[i] = []byte(chunk[min(i, len(chunk)-1)])
+		}
+		st, err := bind(s.d.myGetMany(n))
+		if err != nil {
+			return err
+		}
+		if err := queryRows(ctx, st, fn, args...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func queryRows(ctx context.Context, st *sql.Stmt, fn func(string, driver.Entry), args ...any) error {
+	rows, err := st.QueryContext(ctx, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	return eachRow(rows, func(k string, e driver.Entry) bool { fn(k, e); return true })
+}

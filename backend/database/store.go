@@ -1,0 +1,316 @@
+package database
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/foxstore/foxstore/driver"
+)
+
+func init() {
+	driver.Register("database", driver.Driver{
+		Open: func(ctx context.Context, cfg driver.Config) (driver.Backend, error) {
+			return Open(ctx, cfg)
+		},
+		Import: "github.com/foxstore/foxstore/backend/database",
+	})
+}
+
+// Store is the database backend: one table in SQLite, PostgreSQL or
+// MySQL/MariaDB, reached through a database/sql pool.
+type Store struct {
+	db     *sql.DB
+	d      *dialect
+	table  string // unquoted, for messages
+	log    *slog.Logger
+	closed atomic.Bool
+
+	secrets []string // never shown in an error
+
+	// writer is SQLite's write slot: one write or transaction of this
+	// process at a time holds it, queued here in Go (fair, and bounded by
+	// ctx) rather than polling SQLite's lock. nil for servers.
+	writer chan struct{}
+
+	// maxValue is the largest encoded value the server takes (MySQL's
+	// max_allowed_packet); 0 when there is no lower limit than the front's.
+	maxValue int
+
+	stmtMu sync.Mutex
+	stmts  map[string]*sql.Stmt // prepared statements by SQL text; guarded by stmtMu
+}
+
+var (
+	_ driver.Backend        = (*Store)(nil)
+	_ driver.BatchGetter    = (*Store)(nil)
+	_ driver.Sweeper        = (*Store)(nil)
+	_ driver.HealthReporter = (*Store)(nil)
+)
+
+// Open connects to the database that cfg.Database names, creates or
+// migrates the table, and returns the store.
+func Open(ctx context.Context, cfg driver.Config) (*Store, error) {
+	dc := cfg.Database
+	if dc.Driver == "" {
+		dc.Driver = "sqlite"
+	}
+	if dc.Table == "" {
+		dc.Table = driver.DefaultTable
+	}
+	d, err := newDialect(dc.Driver, dc.Table)
+	if err != nil {
+		return nil, driver.NewError(driver.CodeInvalid, "", "", err)
+	}
+	log := cfg.Log()
+	c, err := connect(dc, log)
+	if err != nil {
+		return nil, driver.NewError(driver.CodeInvalid, "", "", err)
+	}
+	s := &Store{db: c.db, d: d, table: dc.Table, log: log, secrets: c.secrets, stmts: map[string]*sql.Stmt{}}
+	open := pool(c.db, dc)
+	if dc.Driver == "sqlite" {
+		s.writer = make(chan struct{}, 1)
+		if c.path == "" && open > 1 {
+			// Every connection to ":memory:" is a database of its own.
+			c.db.SetMaxOpenConns(1)
+		}
+	}
+	if err := s.setup(ctx, cfg); err != nil {
+		c.db.Close()
+		return nil, s.classify(ctx, err)
+	}
+	return s, nil
+}
+
+func (s *Store) setup(ctx context.Context, cfg driver.Config) error {
+	if err := s.db.PingContext(ctx); err != nil {
+		return fmt.Errorf("connect to %s: %w", s.d.name, err)
+	}
+	if s.d.name == "mysql" {
+		var packet int64
+		if err := s.db.QueryRowContext(ctx, "SELECT @@max_allowed_packet").Scan(&packet); err != nil {
+			return err
+		}
+		if packet < cfg.MaxValueSize {
+			s.maxValue = int(packet)
+			s.log.Warn("foxstore: the MySQL server's max_allowed_packet is below max_value_size: larger values are refused",
+				"max_allowed_packet", packet, "max_value_size", cfg.MaxValueSize, "table", s.table)
+		}
+	}
+	return s.migrate(ctx, s.table)
+}
+
+// stmt returns the prepared statement for query, preparing it on first
+// use. database/sql prepares it again on each connection that needs it.
+func (s *Store) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
+	s.stmtMu.Lock()
+	st := s.stmts[query]
+	s.stmtMu.Unlock()
+	if st != nil {
+		return st, nil
+	}
+	st, err := s.db.PrepareContext(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	s.stmtMu.Lock()
+	defer s.stmtMu.Unlock()
+	if old := s.stmts[query]; old != nil {
+		st.Close()
+		return old, nil
+	}
+	if s.closed.Load() {
+		st.Close()
+		return nil, errClosed
+	}
+	s.stmts[query] = st
+	return st, nil
+}
+
+// txStmt is stmt bound to tx.
+func (s *Store) txStmt(ctx context.Context, tx *sql.Tx, query string) (*sql.Stmt, error) {
+	st, err := s.stmt(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	return tx.StmtContext(ctx, st), nil
+}
+
+// lockWriter takes SQLite's write slot, waiting at most as long as SQLite
+// would wait for a lock. It returns the function that gives it back.
+func (s *Store) lockWriter(ctx context.Context) (func(), error) {
+	if s.writer == nil {
+		return func() {}, nil
+	}
+	select {
+	case s.writer <- struct{}{}:
+	default:
+		t := time.NewTimer(sqliteBusyTimeout)
+		defer t.Stop()
+		select {
+		case s.writer <- struct{}{}:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-t.C:
+			return nil, &lockTimeout{}
+		}
+	}
+	var once sync.Once
+	return func() { once.Do(func() { <-s.writer }) }, nil
+}
+
+// Get implements driver.Backend.
+func (s *Store) Get(ctx context.Context, key string) (driver.Entry, bool, error) {
+	if s.closed.Load() {
+		return driver.Entry{}, false, errClosed
+	}
+	st, err := s.stmt(ctx, s.d.get)
+	if err != nil {
+		return driver.Entry{}, false, s.classify(ctx, err)
+	}
+	e, ok, err := getOne(ctx, st, key)
+	return e, ok, s.classify(ctx, err)
+}
+
+func getOne(ctx context.Context, st *sql.Stmt, key string) (driver.Entry, bool, error) {
+	rows, err := st.QueryContext(ctx, []byte(key))
+	if err != nil {
+		return driver.Entry{}, false, err
+	}
+	defer rows.Close()
+	if !rows.Next() {
+		return driver.Entry{}, false, rows.Err()
+	}
+	var (
+		v   sql.RawBytes
+		exp int64
+	)
+	if err := rows.Scan(&v, &exp); err != nil {
+		return driver.Entry{}, false, err
+	}
+	val, err := driver.ParseValue(v)
+	if err != nil {
+		return driver.Entry{}, false, err
+	}
+	return driver.Entry{Value: val, Expires: exp}, true, rows.Close()
+}
+
+// Scan implements driver.Backend: one statement over the primary key's
+// range, read row by row.
+func (s *Store) Scan(ctx context.Context, start, end string, fn func(string, driver.Entry) bool) error {
+	if s.closed.Load() {
+		return errClosed
+	}
+	query, args := s.d.scan, []any{[]byte(start), []byte(end)}
+	if end == "" {
+		query, args = s.d.scanFrom, args[:1]
+	}
+	st, err := s.stmt(ctx, query)
+	if err != nil {
+		return s.classify(ctx, err)
+	}
+	rows, err := st.QueryContext(ctx, args...)
+	if err != nil {
+		return s.classify(ctx, err)
+	}
+	defer rows.Close()
+	err = eachRow(rows, func(k string, e driver.Entry) bool { return fn(k, e) })
+	return s.classify(ctx, err)
+}
+
+// eachRow reads (k, v, exp) rows until fn returns false.
+func eachRow(rows *sql.Rows, fn func(string, driver.Entry) bool) error {
+	var (
+		k, v sql.RawBytes
+		exp  int64
+	)
+	for rows.Next() {
+		if err := rows.Scan(&k, &v, &exp); err != nil {
+			return err
+		}
+		val, err := driver.ParseValue(v)
+		if err != nil {
+			return err
+		}
+		if !fn(string(k), driver.Entry{Value: val, Expires: exp}) {
+			return rows.Close()
+		}
+	}
+	return rows.Err()
+}
+
+// Sweep implements driver.Sweeper: it deletes at most limit expired rows,
+// found through the expiry index, in one short statement.
+func (s *Store) Sweep(ctx context.Context, nowMs int64, limit int) (int, bool, error) {
+	if s.closed.Load() {
+		return 0, false, errClosed
+	}
+	release, err := s.lockWriter(ctx)
+	if err != nil {
+		return 0, false, s.classify(ctx, err)
+	}
+	defer release()
+	st, err := s.stmt(ctx, s.d.sweep)
+	if err != nil {
+		return 0, false, s.classify(ctx, err)
+	}
+	res, err := st.ExecContext(ctx, nowMs, limit)
+	if err != nil {
+		return 0, false, s.classify(ctx, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, false, s.classify(ctx, err)
+	}
+	return int(n), int(n) >= limit, nil
+}
+
+// Health implements driver.HealthReporter with the pool's figures.
+func (s *Store) Health(ctx context.Context) (map[string]any, error) {
+	st := s.db.Stats()
+	details := map[string]any{
+		"driver":               s.d.name,
+		"table":                s.table,
+		"open_connections":     st.OpenConnections,
+		"in_use":               st.InUse,
+		"idle":                 st.Idle,
+		"max_open":             st.MaxOpenConnections,
+		"wait_count":           st.WaitCount,
+		"wait_duration":        st.WaitDuration.String(),
+		"max_idle_closed":      st.MaxIdleClosed,
+		"max_idle_time_closed": st.MaxIdleTimeClosed,
+		"max_lifetime_closed":  st.MaxLifetimeClosed,
+	}
+	if s.closed.Load() {
+		return details, errClosed
+	}
+	if err := s.db.PingContext(ctx); err != nil {
+		return details, s.classify(ctx, err)
+	}
+	return details, nil
+}
+
+// Close implements driver.Backend: it closes the prepared statements and
+// the pool. Writes are durable when they return, so there is nothing to
+// flush.
+func (s *Store) Close(context.Context) error {
+	if s.closed.Swap(true) {
+		return nil
+	}
+	s.stmtMu.Lock()
+	for q, st := range s.stmts {
+		st.Close()
+		delete(s.stmts, q)
+	}
+	s.stmtMu.Unlock()
+	if err := s.db.Close(); err != nil && !errors.Is(err, sql.ErrConnDone) {
+		return s.redact(err)
+	}
+	return nil
+}

@@ -1,0 +1,119 @@
+package database
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"sync"
+
+	"github.com/foxstore/foxstore/driver"
+)
+
+// Begin implements driver.Backend: a database transaction per driver.Tx.
+//
+//   - SQLite: BEGIN IMMEDIATE, after taking this process's writer slot:
+//     transactions (and writes) run one at a time; readers are never held
+//     up, thanks to WAL.
+//   - PostgreSQL: SERIALIZABLE; a transaction that would break
+//     serializability fails with 40001 (at a read, a write or the commit),
+//     which becomes ErrStorageConflict.
+//   - MySQL/MariaDB: REPEATABLE READ with locking reads (SELECT ... FOR
+//     UPDATE), which lock the row, or the gap where an absent key would go,
+//     until the end of the transaction: strict two-phase locking. Plain
+//     reads outside transactions are consistent reads that take no lock and
+//     wait for none. Deadlocks and lock wait timeouts become
+//     ErrStorageConflict.
+func (s *Store) Begin(ctx context.Context) (driver.Tx, error) {
+	if s.closed.Load() {
+		return nil, errClosed
+	}
+	release, err := s.lockWriter(ctx)
+	if err != nil {
+		return nil, s.classify(ctx, err)
+	}
+	var opts *sql.TxOptions
+	if s.d.name == "postgres" {
+		opts = &sql.TxOptions{Isolation: sql.LevelSerializable}
+	}
+	stx, err := s.db.BeginTx(ctx, opts)
+	if err != nil {
+		release()
+		return nil, s.classify(ctx, err)
+	}
+	t := &tx{s: s, tx: stx, release: release}
+	// database/sql rolls the transaction back when ctx ends; give the
+	// writer slot back then too, in case nobody calls Rollback.
+	t.stop = context.AfterFunc(ctx, release)
+	return t, nil
+}
+
+type tx struct {
+	s       *Store
+	tx      *sql.Tx
+	release func()
+	stop    func() bool
+
+	mu   sync.Mutex // one statement at a time on the transaction's connection
+	done bool       // guarded by mu
+}
+
+var errTxDone = driver.NewError(driver.CodeTxDone, "", "", nil)
+
+func (t *tx) Get(ctx context.Context, key string) (driver.Entry, bool, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.done {
+		return driver.Entry{}, false, errTxDone
+	}
+	st, err := t.s.txStmt(ctx, t.tx, t.s.d.getLocked)
+	if err != nil {
+		return driver.Entry{}, false, t.s.classify(ctx, err)
+	}
+	e, ok, err := getOne(ctx, st, key)
+	return e, ok, t.s.classify(ctx, err)
+}
+
+func (t *tx) Commit(ctx context.Context, ws []driver.Write) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.done {
+		return errTxDone
+	}
+	t.done = true
+	defer t.end()
+	if err := t.s.checkSizes(ws); err != nil {
+		t.tx.Rollback()
+		return err
+	}
+	if len(ws) > 0 {
+		if err := t.s.write(ctx, t.tx, ws); err != nil {
+			t.tx.Rollback()
+			return t.s.classify(ctx, err)
+		}
+	}
+	err := t.tx.Commit()
+	if errors.Is(err, sql.ErrTxDone) && ctx.Err() != nil {
+		// database/sql already rolled back for the ended context.
+		err = ctx.Err()
+	}
+	return t.s.classify(ctx, err)
+}
+
+func (t *tx) Rollback() error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.done {
+		return nil
+	}
+	t.done = true
+	defer t.end()
+	if err := t.tx.Rollback(); err != nil && !errors.Is(err, sql.ErrTxDone) {
+		return t.s.redact(err)
+	}
+	return nil
+}
+
+func (t *tx) end() {
+	t.stop()
+	t.release()
+}
