@@ -25,6 +25,9 @@ func testGetBatch(t *testing.T, st store) {
 	mustSet(t, st, "a", 1)
 	mustSet(t, st, "b", "two")
 	mustSet(t, st, "nil", nil)
+	if !st.Exists(ctx, "nil") {
+		t.Error("Exists = false for a key holding nil")
+	}
 	m, err := st.GetBatch(ctx, []string{"a", "b", "missing", "a", "nil", "b"})
 	if noErr(t, err, "GetBatch") {
 		wantMap(t, "GetBatch", m, map[string]any{"a": 1, "b": "two", "nil": nil})

@@ -1,6 +1,8 @@
 package storagetest
 
 import (
+	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -10,6 +12,7 @@ import (
 func testClosed(t *testing.T, s *suite) {
 	s.run(t, "AfterClose", testAfterClose)
 	s.run(t, "AfterStop", testAfterStop)
+	s.run(t, "CloseDuringWork", testCloseDuringWork)
 }
 
 // checkClosed checks that every data operation fails with ErrStorageClosed
@@ -74,4 +77,71 @@ func testAfterStop(t *testing.T, st store) {
 	checkClosed(t, st, "after Stop")
 	noErr(t, st.Cleanup(t.Context()), "Cleanup after Stop")
 	checkClosed(t, st, "after Cleanup")
+}
+
+// testCloseDuringWork closes the store while goroutines use it: nothing may
+// panic, race or hang, every error must be a coded foxstore error, and once
+// Close has returned every operation fails with ErrStorageClosed.
+func testCloseDuringWork(t *testing.T, st store) {
+	ctx := t.Context()
+	mustSet(t, st, "k", 0)
+	var problems sync.Map
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for w := range 4 {
+		wg.Go(func() {
+			key := fmt.Sprintf("w%d", w)
+			check := func(op string, err error) {
+				switch foxstore.CodeOf(err) {
+				case 0:
+					if err != nil {
+						problems.Store(fmt.Sprintf("%s racing with Close: %v carries no code", op, err), true)
+					}
+				case foxstore.CodeNotFound, foxstore.CodeConflict, foxstore.CodeClosed,
+					foxstore.CodeReadFailed, foxstore.CodeWriteFailed, foxstore.CodeTxDone:
+				default:
+					problems.Store(fmt.Sprintf("%s racing with Close: unexpected %v", op, err), true)
+				}
+			}
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				check("Set", st.Set(ctx, key, i, 0))
+				_, err := st.Get(ctx, key)
+				check("Get", err)
+				_, err = st.Keys(ctx, "*")
+				check("Keys", err)
+				check("SetBatch", st.SetBatch(ctx, map[string]any{key: i, key + "b": i}))
+				if tx, err := st.BeginTransaction(ctx); err != nil {
+					check("BeginTransaction", err)
+				} else {
+					_, err := tx.Get("k")
+					check("tx.Get", err)
+					check("tx.Set", tx.Set(key, i))
+					check("Commit", tx.Commit())
+					check("Rollback", tx.Rollback())
+				}
+			}
+		})
+	}
+	time.Sleep(20 * time.Millisecond)
+	closed := make(chan error, 1)
+	go func() { closed <- st.Close() }()
+	select {
+	case err := <-closed:
+		noErr(t, err, "Close while goroutines use the store")
+	case <-time.After(raceTimeout):
+		close(stop)
+		t.Fatalf("Close did not return within %v while goroutines used the store", raceTimeout)
+	}
+	checkClosed(t, st, "after a Close that raced with other goroutines")
+	close(stop)
+	wg.Wait()
+	problems.Range(func(k, _ any) bool {
+		t.Error(k)
+		return true
+	})
 }

@@ -205,6 +205,9 @@ func stats(t testing.TB, st foxstore.StoragePlugin) foxstore.CacheStats {
 	if cs.Hits < 0 || cs.Misses < 0 || cs.Evictions < 0 || cs.Expirations < 0 || cs.Entries < 0 || cs.Capacity < 0 {
 		t.Errorf("GetCacheStats: negative figure in %+v", *cs)
 	}
+	if cs.Capacity > 0 && cs.Entries > cs.Capacity {
+		t.Errorf("GetCacheStats: Entries %d above Capacity %d", cs.Entries, cs.Capacity)
+	}
 	want := 0.0
 	if cs.Hits+cs.Misses > 0 {
 		want = float64(cs.Hits) / float64(cs.Hits+cs.Misses)

@@ -162,25 +162,9 @@ func testNSEncodedFormHidden(t *testing.T, st store) {
 
 	wantKeys(t, st, "*", []string{"k"})
 	wantFind(t, st, "*", map[string]any{"k": "base"})
-	for _, p := range []string{"*", "?*", "*k", "*a*", "[^k]*", "*\x00*", "\xff*", "*\xff*", "[\x00-\U0010FFFF]*"} {
-		keys, err := st.Keys(ctx, p)
-		if err != nil {
-			wantCode(t, err, foxstore.CodeInvalid, "Keys(%s)", q(p))
-			continue
-		}
-		for _, k := range keys {
-			if k != "k" {
-				t.Errorf("Keys(%s) on the base store shows %s, a namespaced key", q(p), q(k))
-			}
-		}
-		if m, err := st.Find(ctx, p); err == nil {
-			for k := range m {
-				if k != "k" {
-					t.Errorf("Find(%s) on the base store shows %s, a namespaced key", q(p), q(k))
-				}
-			}
-		}
-	}
+	onlyKey(t, st, "the base store")
+	// A view's patterns cannot reach its nested views either.
+	onlyKey(t, view(t, st, "a"), `view "a"`)
 	for _, k := range []string{"a:k", "a/k", "a.k", "ak", "a k", "a::k", "a:n:k", "\u00ffa\u0000k"} {
 		if st.Exists(ctx, k) {
 			t.Errorf("Exists(%s) on the base store = true: it reached a view's key", q(k))
@@ -189,6 +173,33 @@ func testNSEncodedFormHidden(t *testing.T, st store) {
 	noErr(t, st.DeleteBatch(ctx, []string{"k", "a:k", "a/k"}), "DeleteBatch")
 	wantValue(t, view(t, st, "a"), "k", "a")
 	wantKeys(t, st, "*", nil)
+}
+
+// onlyKey checks that no pattern, however odd, shows v any key but "k",
+// the only key v holds itself. Patterns that no valid key can match may be
+// refused instead.
+func onlyKey(t *testing.T, v foxstore.StoragePlugin, name string) {
+	t.Helper()
+	ctx := t.Context()
+	for _, p := range []string{"*", "?*", "*k", "*a*", "*n*", "[^k]*", "*\x00*", "\xff*", "*\xff*", "\xffn*", "[\xff]*", "[\x00-\U0010FFFF]*"} {
+		keys, err := v.Keys(ctx, p)
+		if err != nil {
+			wantCode(t, err, foxstore.CodeInvalid, "Keys(%s) on %s", q(p), name)
+			continue
+		}
+		for _, k := range keys {
+			if k != "k" {
+				t.Errorf("Keys(%s) on %s shows %s, a key of another namespace", q(p), name, q(k))
+			}
+		}
+		if m, err := v.Find(ctx, p); err == nil {
+			for k := range m {
+				if k != "k" {
+					t.Errorf("Find(%s) on %s shows %s, a key of another namespace", q(p), name, q(k))
+				}
+			}
+		}
+	}
 }
 
 // testNSNested checks that nested views are isolated from their parent,
@@ -397,8 +408,13 @@ func testNSStoreWide(t *testing.T, st store) {
 	a := view(t, st, "a")
 	mustSet(t, a, "k", 1)
 	mustSet(t, st, "k", 2)
+	st.Get(ctx, "k")
+	a.Get(ctx, "k")
+	a.Get(ctx, "missing")
 	before := stats(t, st)
-	stats(t, a)
+	if inView := stats(t, a); inView != before {
+		t.Errorf("GetCacheStats in a view = %+v, want the store-wide figures %+v", inView, before)
+	}
 	noErr(t, a.ClearCache(ctx), "ClearCache in a view")
 	wantValue(t, a, "k", 1)
 	wantValue(t, st, "k", 2)

@@ -1,6 +1,7 @@
 package storagetest
 
 import (
+	"math"
 	"testing"
 	"time"
 
@@ -29,6 +30,28 @@ func testTTL(t *testing.T, s *suite) {
 	s.run(t, "Expire", testExpire)
 	s.run(t, "SubMillisecond", testSubMillisecond)
 	s.run(t, "ClearCache", testClearCacheExpiry)
+	s.run(t, "Huge", testHugeTTL)
+}
+
+// testHugeTTL checks that the largest TTLs neither overflow into the past
+// nor fail: a key set to expire in centuries is live.
+func testHugeTTL(t *testing.T, st store) {
+	ctx := t.Context()
+	const century = 100 * 365 * 24 * time.Hour
+	for _, ttl := range []time.Duration{math.MaxInt64, math.MaxInt64 / 2, 200 * 365 * 24 * time.Hour} {
+		mustSetTTL(t, st, "k", "v", ttl)
+		wantValue(t, st, "k", "v")
+		if d, err := st.TTL(ctx, "k"); noErr(t, err, "TTL after Set with ttl %v", ttl) && d < century {
+			t.Errorf("TTL after Set with ttl %v = %v, want at least a century", ttl, d)
+		}
+		mustSet(t, st, "e", "v")
+		noErr(t, st.Expire(ctx, "e", ttl), "Expire with ttl %v", ttl)
+		wantValue(t, st, "e", "v")
+		if d, err := st.TTL(ctx, "e"); noErr(t, err, "TTL after Expire with ttl %v", ttl) && d < century {
+			t.Errorf("TTL after Expire with ttl %v = %v, want at least a century", ttl, d)
+		}
+	}
+	wantKeys(t, st, "*", []string{"e", "k"})
 }
 
 func testTTLNegative(t *testing.T, st store) {

@@ -443,20 +443,26 @@ func testWriteSkew(t *testing.T, st store) {
 // singleOps are plain writes that run while a transaction has read key "k"
 // (holding 0) and is about to write it. Each leaves k as "want" (nil: gone).
 type singleOp struct {
-	name string
-	op   func(ctx context.Context, st foxstore.StoragePlugin) error
-	want any
+	name    string
+	op      func(ctx context.Context, st foxstore.StoragePlugin) error
+	want    any
+	missing bool // k is missing, not 0, when the transaction reads it
 }
 
 var singleOps = []singleOp{
-	{"Set", func(ctx context.Context, st foxstore.StoragePlugin) error { return st.Set(ctx, "k", 100, 0) }, 100},
-	{"Delete", func(ctx context.Context, st foxstore.StoragePlugin) error { return st.Delete(ctx, "k") }, nil},
+	{"Set", func(ctx context.Context, st foxstore.StoragePlugin) error { return st.Set(ctx, "k", 100, 0) }, 100, false},
+	{"Delete", func(ctx context.Context, st foxstore.StoragePlugin) error { return st.Delete(ctx, "k") }, nil, false},
 	{"SetBatch", func(ctx context.Context, st foxstore.StoragePlugin) error {
 		return st.SetBatch(ctx, map[string]any{"k": 100, "other": 1})
-	}, 100},
+	}, 100, false},
 	{"DeleteBatch", func(ctx context.Context, st foxstore.StoragePlugin) error {
 		return st.DeleteBatch(ctx, []string{"k", "other"})
-	}, nil},
+	}, nil, false},
+	// The transaction reads a missing key, a plain write creates it.
+	{"SetOfMissingKey", func(ctx context.Context, st foxstore.StoragePlugin) error { return st.Set(ctx, "k", 100, 0) }, 100, true},
+	{"SetBatchOfMissingKey", func(ctx context.Context, st foxstore.StoragePlugin) error {
+		return st.SetBatch(ctx, map[string]any{"k": 100})
+	}, 100, true},
 }
 
 // testSingleOpDuringTx checks that transactions are serializable with single
@@ -469,20 +475,26 @@ func testSingleOpDuringTx(t *testing.T, st store, op singleOp) {
 	name := op.name
 	ctx, cancel := context.WithTimeout(t.Context(), raceTimeout)
 	defer cancel()
-	mustSet(t, st, "k", 0)
+	if !op.missing {
+		mustSet(t, st, "k", 0)
+	}
 	mustSet(t, st, "other", 0)
 	tx, err := st.BeginTransaction(ctx)
 	if err != nil {
 		t.Fatalf("BeginTransaction: %v", err)
 	}
 	defer tx.Rollback()
+	n := 0
 	v, err := tx.Get("k")
-	if err != nil {
-		t.Fatalf("tx.Get: %v", err)
-	}
-	n, err := asInt(v)
-	if err != nil {
-		t.Fatal(err)
+	if op.missing {
+		wantCode(t, err, foxstore.CodeNotFound, "tx.Get of a missing key")
+	} else {
+		if err != nil {
+			t.Fatalf("tx.Get: %v", err)
+		}
+		if n, err = asInt(v); err != nil {
+			t.Fatal(err)
+		}
 	}
 	opDone := make(chan error, 1)
 	go func() { opDone <- op.op(ctx, st) }()
