@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	_ "github.com/foxstore/foxstore/backend/file"   // always linked
 	_ "github.com/foxstore/foxstore/backend/memory" // always linked
 	"github.com/foxstore/foxstore/driver"
 	"github.com/foxstore/foxstore/internal/config"
