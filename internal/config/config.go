@@ -137,7 +137,8 @@ func storageSection(doc *yaml.Node) (*yaml.Node, error) {
 		return nil, &KeyError{Line: root.Line, Err: errors.New("want a mapping at the top level of the document")}
 	}
 	// Only "storage" is ours: the other root keys belong to whoever owns the
-	// rest of the file, so they are neither converted nor checked.
+	// rest of the file, so they are neither converted nor checked. For the
+	// same reason a merge key ("<<") at the root is not followed.
 	var found *yaml.Node
 	foundLine := 0
 	for i := 0; i+1 < len(root.Content); i += 2 {

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"os"
-	"path/filepath"
 	"reflect"
 	"strconv"
 	"strings"
@@ -368,6 +367,7 @@ func TestParseErrors(t *testing.T) {
 		{"timestamp for an int", "storage:\n  cache_size: 2024-01-02", "storage.cache_size", 2, []string{"got a timestamp"}},
 		{"too deep", "storage:\n  x: [[[[[[[[[[[1]]]]]]]]]]]", "storage.x[0][0][0][0][0][0][0][0]", 2, []string{"nested too deeply"}},
 
+		{"self merge", "storage: &s\n  <<: *s", "storage", 2, []string{"nested too deeply"}},
 		{"top level list", "- storage", "", 1, []string{"want a mapping at the top level"}},
 		{"top level scalar", "\n\nhello", "", 3, []string{"want a mapping at the top level"}},
 		{"two documents", "storage: {}\n---\nstorage: {}\n", "", 2, []string{"single YAML document"}},
@@ -425,7 +425,6 @@ func TestEnvExpansion(t *testing.T) {
 	t.Setenv("FOX_PASS", "p@$$w0rd${NOT_EXPANDED}")
 	t.Setenv("FOX_HOST", "cache.internal")
 	t.Setenv("FOX_EMPTY", "")
-	t.Setenv("HOME", t.TempDir())
 	doc := `
 storage:
   backend: ${FOX_BACKEND}
@@ -441,13 +440,17 @@ storage:
     addrs: ["${FOX_HOST}:6379", "x:1"]
     password: ${FOX_PASS}
 `
+	home, err := os.UserHomeDir()
+	if err != nil {
+		t.Skip("no home directory:", err)
+	}
 	got, err := Parse([]byte(doc))
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := withDefaults(func(c *driver.Config) {
 		c.Backend = "redis"
-		c.FilePath = filepath.Join(os.Getenv("HOME"), "cache.internal", "s.json")
+		c.FilePath = home + "/cache.internal/s.json"
 		c.CacheTTL = 3 * time.Second
 		c.CacheSize = 250
 		c.MaxValueSize = 2 << 20

@@ -12,10 +12,9 @@ import (
 // field is one configuration key: how to read it from the tree, and how to
 // check it in a Config built by hand.
 type field struct {
-	key    string // below the root, dotted: "cache_size", "database.driver"
-	secret bool   // its value never appears in a message
-	set    func(c *driver.Config, v *node) error
-	check  func(c *driver.Config) error // nil: every value is fine
+	key   string // below the root, dotted: "cache_size", "database.driver"
+	set   func(c *driver.Config, v *node) error
+	check func(c *driver.Config) error // nil: every value is fine
 }
 
 // sections are the keys whose value is a mapping of further keys.
@@ -40,10 +39,8 @@ var fields = []field{
 			if err != nil {
 				return err
 			}
-			if c.FilePath, err = expandHome(s); err != nil {
-				return err
-			}
-			return nil
+			c.FilePath, err = expandHome(s)
+			return err
 		},
 	},
 	intField("cache_size", func(c *driver.Config) *int { return &c.CacheSize }),
@@ -183,7 +180,7 @@ func textField(key string, r *textRule, p func(*driver.Config) *string) field {
 
 // secretField is a free-form string whose value never appears in a message.
 func secretField(key string, p func(*driver.Config) *string) field {
-	return field{key: key, secret: true, set: func(c *driver.Config, v *node) error {
+	return field{key: key, set: func(c *driver.Config, v *node) error {
 		s, err := getString(v, true)
 		if err != nil {
 			return err

@@ -169,7 +169,7 @@ func (c *yamlConverter) mapping(n *yaml.Node, path string, line, depth int) (*no
 			srcs = um.Content
 		}
 		for _, src := range srcs {
-			v, err := c.convert(src, path, depth)
+			v, err := c.convert(src, path, depth+1)
 			if err != nil {
 				return nil, err
 			}
