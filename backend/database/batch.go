@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"fmt"
 	"math/bits"
+	"math/rand/v2"
+	"time"
 
 	"github.com/foxstore/foxstore/driver"
 )
@@ -21,6 +23,15 @@ const (
 
 // Apply implements driver.Backend: one statement for one write, otherwise
 // one transaction with as few statements as the driver allows.
+//
+// On PostgreSQL every Apply is a SERIALIZABLE transaction, so that SSI sees
+// its writes: a transaction that read a key and commits after a plain Set
+// or Delete of it fails instead of losing the update. A single write goes
+// as BEGIN, the statement and COMMIT in one pipelined round trip.
+//
+// Apply only writes, so when the database reports a conflict (a deadlock,
+// a serialization failure, a busy SQLite file) nothing was applied and it
+// tries again, bounded by ctx and conflictBudget.
 func (s *Store) Apply(ctx context.Context, ws []driver.Write) error {
 	if s.closed.Load() {
 		return errClosed
@@ -31,23 +42,59 @@ func (s *Store) Apply(ctx context.Context, ws []driver.Write) error {
 	if err := s.checkSizes(ws); err != nil {
 		return err
 	}
+	err := retryConflicts(ctx, func() error { return s.applyOnce(ctx, ws) })
+	return s.classify(ctx, err)
+}
+
+// conflictBudget bounds how long Apply and Sweep retry conflicts.
+const conflictBudget = 30 * time.Second
+
+// retryConflicts runs fn again, with growing pauses, while it fails with a
+// conflict, until ctx ends or conflictBudget has passed.
+func retryConflicts(ctx context.Context, fn func() error) error {
+	give := time.Now().Add(conflictBudget)
+	pause := time.Millisecond
+	for {
+		err := fn()
+		if err == nil || !isConflict(err) || ctx.Err() != nil || time.Now().After(give) {
+			return err
+		}
+		t := time.NewTimer(pause/2 + rand.N(pause))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return err
+		case <-t.C:
+		}
+		pause = min(2*pause, 50*time.Millisecond)
+	}
+}
+
+func (s *Store) applyOnce(ctx context.Context, ws []driver.Write) error {
 	release, err := s.lockWriter(ctx)
 	if err != nil {
-		return s.classify(ctx, err)
+		return err
 	}
 	defer release()
 	if len(ws) == 1 {
-		return s.classify(ctx, s.writeOne(ctx, nil, ws[0]))
+		if s.d.name == "postgres" {
+			return s.pgApplyOne(ctx, ws[0])
+		}
+		return s.writeOne(ctx, nil, ws[0])
 	}
-	tx, err := s.db.BeginTx(ctx, nil)
+	var opts *sql.TxOptions
+	if s.d.name == "postgres" {
+		opts = &sql.TxOptions{Isolation: sql.LevelSerializable}
+	}
+	tx, err := s.db.BeginTx(ctx, opts)
 	if err != nil {
-		return s.classify(ctx, err)
+		return err
 	}
 	if err := s.write(ctx, tx, ws); err != nil {
 		tx.Rollback()
-		return s.classify(ctx, err)
+		return err
 	}
-	return s.classify(ctx, tx.Commit())
+	return tx.Commit()
 }
 
 // checkSizes refuses, before anything is sent, values the server would

@@ -8,7 +8,11 @@ import (
 	"io"
 
 	"github.com/jackc/pgx/v5"
+
+	fox "github.com/foxstore/foxstore/driver"
 )
+
+type storeWrite = fox.Write
 
 // A minimal database/sql driver over one pgx connection.
 //
@@ -255,4 +259,37 @@ func driverValue(x any) driver.Value {
 		return v
 	}
 	return x
+}
+
+// pgApplyOne runs one write as a SERIALIZABLE transaction in one round
+// trip: BEGIN, the statement and COMMIT sent as one pipelined batch.
+func (s *Store) pgApplyOne(ctx context.Context, w storeWrite) error {
+	conn, err := s.db.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	return conn.Raw(func(dc any) error {
+		c := dc.(*pgConn)
+		if c.conn.IsClosed() {
+			return driver.ErrBadConn
+		}
+		b := &pgx.Batch{}
+		b.Queue("BEGIN ISOLATION LEVEL SERIALIZABLE")
+		if w.Delete {
+			b.Queue(s.d.del, []byte(w.Key))
+		} else {
+			b.Queue(s.d.put, []byte(w.Key), w.Entry.Value.Bytes(), w.Entry.Expires)
+		}
+		b.Queue("COMMIT")
+		err := c.conn.SendBatch(ctx, b).Close()
+		if err != nil && !c.conn.IsClosed() && c.conn.PgConn().TxStatus() != 'I' {
+			// The statement failed: the COMMIT after it was skipped and the
+			// transaction is aborted. End it, so the connection can be reused.
+			if _, rerr := c.conn.Exec(context.WithoutCancel(ctx), "ROLLBACK"); rerr != nil {
+				c.conn.Close(context.Background())
+			}
+		}
+		return err
+	})
 }

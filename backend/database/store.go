@@ -260,11 +260,14 @@ func (s *Store) Sweep(ctx context.Context, nowMs int64, limit int) (int, bool, e
 	if err != nil {
 		return 0, false, s.classify(ctx, err)
 	}
-	res, err := st.ExecContext(ctx, nowMs, limit)
-	if err != nil {
-		return 0, false, s.classify(ctx, err)
-	}
-	n, err := res.RowsAffected()
+	var n int64
+	err = retryConflicts(ctx, func() error {
+		res, err := st.ExecContext(ctx, nowMs, limit)
+		if err == nil {
+			n, err = res.RowsAffected()
+		}
+		return err
+	})
 	if err != nil {
 		return 0, false, s.classify(ctx, err)
 	}

@@ -11,9 +11,12 @@ import (
 
 // Begin implements driver.Backend: a database transaction per driver.Tx.
 //
-//   - SQLite: BEGIN IMMEDIATE, after taking this process's writer slot:
-//     transactions (and writes) run one at a time; readers are never held
-//     up, thanks to WAL.
+//   - SQLite: a deferred transaction, which reads one snapshot (WAL) and
+//     locks nothing until Commit. Commit takes this process's writer slot
+//     and upgrades to a write transaction; SQLite refuses the upgrade
+//     (SQLITE_BUSY_SNAPSHOT) if anything was committed since the snapshot
+//     was taken, which becomes ErrStorageConflict. Open transactions
+//     block nobody.
 //   - PostgreSQL: SERIALIZABLE; a transaction that would break
 //     serializability fails with 40001 (at a read, a write or the commit),
 //     which becomes ErrStorageConflict.
@@ -27,31 +30,26 @@ func (s *Store) Begin(ctx context.Context) (driver.Tx, error) {
 	if s.closed.Load() {
 		return nil, errClosed
 	}
-	release, err := s.lockWriter(ctx)
-	if err != nil {
-		return nil, s.classify(ctx, err)
-	}
 	var opts *sql.TxOptions
-	if s.d.name == "postgres" {
+	switch s.d.name {
+	case "postgres":
 		opts = &sql.TxOptions{Isolation: sql.LevelSerializable}
+	case "sqlite":
+		// The DSN makes every BeginTx a BEGIN IMMEDIATE, except read-only
+		// ones, which get a plain (deferred) BEGIN: that is the one we want.
+		// Nothing stops the transaction from writing later.
+		opts = &sql.TxOptions{ReadOnly: true}
 	}
 	stx, err := s.db.BeginTx(ctx, opts)
 	if err != nil {
-		release()
 		return nil, s.classify(ctx, err)
 	}
-	t := &tx{s: s, tx: stx, release: release}
-	// database/sql rolls the transaction back when ctx ends; give the
-	// writer slot back then too, in case nobody calls Rollback.
-	t.stop = context.AfterFunc(ctx, release)
-	return t, nil
+	return &tx{s: s, tx: stx}, nil
 }
 
 type tx struct {
-	s       *Store
-	tx      *sql.Tx
-	release func()
-	stop    func() bool
+	s  *Store
+	tx *sql.Tx
 
 	mu   sync.Mutex // one statement at a time on the transaction's connection
 	done bool       // guarded by mu
@@ -80,12 +78,17 @@ func (t *tx) Commit(ctx context.Context, ws []driver.Write) error {
 		return errTxDone
 	}
 	t.done = true
-	defer t.end()
 	if err := t.s.checkSizes(ws); err != nil {
 		t.tx.Rollback()
 		return err
 	}
 	if len(ws) > 0 {
+		release, err := t.s.lockWriter(ctx)
+		if err != nil {
+			t.tx.Rollback()
+			return t.s.classify(ctx, err)
+		}
+		defer release()
 		if err := t.s.write(ctx, t.tx, ws); err != nil {
 			t.tx.Rollback()
 			return t.s.classify(ctx, err)
@@ -106,14 +109,8 @@ func (t *tx) Rollback() error {
 		return nil
 	}
 	t.done = true
-	defer t.end()
 	if err := t.tx.Rollback(); err != nil && !errors.Is(err, sql.ErrTxDone) {
 		return t.s.redact(err)
 	}
 	return nil
-}
-
-func (t *tx) end() {
-	t.stop()
-	t.release()
 }
