@@ -38,16 +38,11 @@ func checkCRC(line []byte) ([]byte, error) {
 		return nil, errShort
 	}
 	cut := len(line) - crcSuffixLen
-	suffix := line[cut:]
-	if string(suffix[:11]) != `,"crc32c":"` || string(suffix[19:]) != `"}` {
-		return nil, errNoCRC
-	}
-	var want [4]byte
-	if _, err := hex.Decode(want[:], suffix[11:19]); err != nil {
-		return nil, errNoCRC
-	}
-	got := crc32.Checksum(line[:cut], castagnoli)
-	if got != uint32(want[0])<<24|uint32(want[1])<<16|uint32(want[2])<<8|uint32(want[3]) {
+	var want [crcSuffixLen]byte
+	if string(appendCRC(want[:0], crc32.Checksum(line[:cut], castagnoli))) != string(line[cut:]) {
+		if !bytes.HasPrefix(line[cut:], []byte(`,"crc32c":"`)) {
+			return nil, errNoCRC
+		}
 		return nil, errCRC
 	}
 	return line[:cut], nil
@@ -145,7 +140,7 @@ func appendEntry(b []byte, w driver.Write) ([]byte, error) {
 	b = appendString(b, w.Entry.Value.Type())
 	b = append(b, `,"v":`...)
 	js := w.Entry.Value.JSON()
-	if strings.ContainsAny(string(js), "\r\n") {
+	if w.Entry.Value.Kind() == driver.KindJSON && bytes.ContainsAny(js, "\r\n") {
 		// A line holds one record: fold the (insignificant) line breaks
 		// that a MarshalJSON method might have produced.
 		var c bytes.Buffer
@@ -241,20 +236,27 @@ func skipValue(b []byte, i int) (int, error) {
 	return i, nil
 }
 
-// skipString returns the index just after the JSON string at b[i].
+// skipString returns the index just after the JSON string at b[i]. A quote
+// ends the string unless an odd number of backslashes precede it.
 func skipString(b []byte, i int) (int, error) {
 	if i >= len(b) || b[i] != '"' {
 		return 0, errSyntax
 	}
-	for i++; i < len(b); i++ {
-		switch b[i] {
-		case '\\':
-			i++
-		case '"':
-			return i + 1, nil
+	for j := i + 1; ; {
+		k := bytes.IndexByte(b[j:], '"')
+		if k < 0 {
+			return 0, errSyntax
 		}
+		q := j + k
+		slashes := 0
+		for p := q - 1; p > i && b[p] == '\\'; p-- {
+			slashes++
+		}
+		if slashes%2 == 0 {
+			return q + 1, nil
+		}
+		j = q + 1
 	}
-	return 0, errSyntax
 }
 
 // parseString decodes the JSON string that is exactly b.

@@ -43,9 +43,10 @@ type badFile struct {
 
 // activeSeg is the last segment when new records can follow it.
 type activeSeg struct {
-	after uint64
-	end   int64 // end of its last valid record: the torn tail starts here
-	size  int64
+	after    uint64
+	end      int64 // end of its last valid record: the torn tail starts here
+	size     int64
+	tornLine bool // the torn tail holds a complete line: damage rather than a cut-short write
 }
 
 // needSnapshot reports whether the recovered data must be written out as a
@@ -210,7 +211,7 @@ func (st *state) replay(n names, segs []uint64) error {
 		default:
 			st.keptSegs = append(st.keptSegs, after)
 			if isLast && r.lastSeq == st.last {
-				st.active = &activeSeg{after: after, end: r.end, size: int64(len(data))}
+				st.active = &activeSeg{after: after, end: r.end, size: int64(len(data)), tornLine: r.tornLine}
 			}
 		}
 	}
@@ -223,6 +224,7 @@ type segResult struct {
 	damaged   error // bad bytes with valid records after them, or a wrong header
 	gap       error // a record that does not follow the last one applied
 	tornAt    int64 // start of unreadable bytes at the end; -1 if none
+	tornLine  bool  // those bytes hold a complete line
 	end       int64 // end of the last valid line
 	lastSeq   uint64
 }
@@ -292,6 +294,7 @@ func (st *state) replaySegment(data []byte, after uint64) segResult {
 	}
 	if bad >= 0 {
 		r.tornAt = int64(bad)
+		r.tornLine = bytes.IndexByte(data[bad:], '\n') >= 0
 	}
 	return r
 }

@@ -188,10 +188,22 @@ func (s *Store) settle(st *state) error {
 		s.log.Info("foxstore: finished an interrupted snapshot install", "file", n.path)
 	}
 	if a := st.active; a != nil && a.end > 0 && a.end < a.size {
-		if err := trim(n.segment(a.after), a.end); err != nil {
+		path := n.segment(a.after)
+		if a.tornLine {
+			// A complete line that fails its checksum may be damage
+			// rather than a write cut short: keep a copy of the bytes.
+			to, err := saveTail(path, a.end)
+			if err != nil {
+				return err
+			}
+			s.log.Warn("foxstore: damaged record at the end of the log; cut off, copy kept", "file", path,
+				"offset", a.end, "bytes", a.size-a.end, "copy", to)
+		} else {
+			s.log.Info("foxstore: cut a torn log tail", "file", path, "offset", a.end, "bytes", a.size-a.end)
+		}
+		if err := trim(path, a.end); err != nil {
 			return err
 		}
-		s.log.Info("foxstore: cut a torn log tail", "file", n.segment(a.after), "offset", a.end, "bytes", a.size-a.end)
 	}
 	if st.fresh || st.needSnapshot() {
 		for _, b := range st.badSnaps {
@@ -212,6 +224,9 @@ func (s *Store) settle(st *state) error {
 			}
 			s.log.Warn("foxstore: damaged log segment moved aside", "file", b.path, "moved_to", to,
 				"recovered_from", recoveredFrom(st), "err", b.why)
+		}
+		if len(st.badSnaps) == 0 && st.snapFrom != "" && st.snapFrom != n.path && !st.rollForward {
+			s.log.Warn("foxstore: snapshot missing; recovered", "file", n.path, "recovered_from", recoveredFrom(st))
 		}
 		if st.lost != nil {
 			s.log.Warn("foxstore: log records lost to damage", "file", n.path, "err", st.lost)
@@ -247,6 +262,33 @@ func recoveredFrom(st *state) string {
 		return "the log"
 	}
 	return st.snapFrom + " and the log"
+}
+
+// saveTail copies the bytes of path from offset on to a new file beside it.
+func saveTail(path string, offset int64) (string, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return "", err
+	}
+	if offset > int64(len(data)) {
+		offset = int64(len(data))
+	}
+	to := path + ".tail"
+	f, err := os.OpenFile(to, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
+	if err != nil {
+		return "", err
+	}
+	_, err = f.Write(data[offset:])
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return "", err
+	}
+	return moveAside(to)
 }
 
 // trim cuts a file at size, durably.
