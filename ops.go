@@ -18,17 +18,33 @@ const MaxKeyLen = 1024
 
 // checkKey enforces CONTRACT §2.
 func checkKey(k string) error {
-	switch {
-	case k == "":
+	if k == "" {
 		return errEmptyKey
-	case len(k) > MaxKeyLen:
+	}
+	if len(k) > MaxKeyLen {
 		return errLongKey
-	case !utf8.ValidString(k):
-		return errKeyUTF8
-	case strings.IndexByte(k, 0) >= 0:
-		return errKeyNUL
+	}
+	// One pass for the common all-ASCII key; the full checks otherwise.
+	for i := 0; i < len(k); i++ {
+		if c := k[i]; c == 0 || c >= utf8.RuneSelf {
+			if !utf8.ValidString(k) {
+				return errKeyUTF8
+			}
+			if strings.IndexByte(k, 0) >= 0 {
+				return errKeyNUL
+			}
+			return nil
+		}
 	}
 	return nil
+}
+
+// stored returns the key a backend stores for the caller's key.
+func (s *store) stored(key string) string {
+	if s.ns == "" {
+		return key
+	}
+	return s.ns + key
 }
 
 var (
@@ -146,7 +162,7 @@ func (s *store) getEntry(ctx context.Context, op, key string) (driver.Entry, err
 		e  driver.Entry
 		ok bool
 	)
-	sk := s.ns + key
+	sk := s.stored(key)
 	if rc := s.c.cache.Load(); rc != nil {
 		e, ok, err = rc.get(ctx, b, sk)
 	} else {
@@ -201,7 +217,7 @@ func (s *store) Set(ctx context.Context, key string, value interface{}, ttl time
 	if ttl > 0 {
 		exp = deadline(time.Now(), ttl)
 	}
-	return s.apply(ctx, b, op, key, []driver.Write{{Key: s.ns + key, Entry: driver.Entry{Value: v, Expires: exp}}})
+	return s.apply(ctx, b, op, key, []driver.Write{{Key: s.stored(key), Entry: driver.Entry{Value: v, Expires: exp}}})
 }
 
 // apply hands a write set to the backend, keeping the read cache coherent.
@@ -226,7 +242,7 @@ func (s *store) Delete(ctx context.Context, key string) error {
 	if err != nil {
 		return err
 	}
-	return s.apply(ctx, b, op, key, []driver.Write{{Key: s.ns + key, Delete: true}})
+	return s.apply(ctx, b, op, key, []driver.Write{{Key: s.stored(key), Delete: true}})
 }
 
 // GetBatch returns the live values of keys; missing keys are left out.
@@ -477,7 +493,7 @@ func (s *store) TTL(ctx context.Context, key string) (time.Duration, error) {
 	if err != nil {
 		return 0, err
 	}
-	e, ok, err := b.Get(ctx, s.ns+key)
+	e, ok, err := b.Get(ctx, s.stored(key))
 	if err != nil {
 		return 0, s.fail(op, key, CodeReadFailed, err)
 	}
@@ -504,7 +520,7 @@ func (s *store) Expire(ctx context.Context, key string, ttl time.Duration) error
 	if _, err := s.begin(ctx, op, key, CodeWriteFailed); err != nil {
 		return err
 	}
-	sk := s.ns + key
+	sk := s.stored(key)
 	return retryConflicts(ctx, func() error {
 		b, err := s.begin(ctx, op, key, CodeWriteFailed)
 		if err != nil {

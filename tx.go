@@ -65,7 +65,7 @@ func (t *txn) Get(key string) (interface{}, error) {
 	if err := t.check(op, key, CodeReadFailed); err != nil {
 		return nil, err
 	}
-	sk := t.s.ns + key
+	sk := t.s.stored(key)
 	if w, ok := t.writes[sk]; ok {
 		if w.Delete {
 			return nil, notFound(op, key)
@@ -93,7 +93,7 @@ func (t *txn) Set(key string, value interface{}) error {
 	if err != nil {
 		return err
 	}
-	sk := t.s.ns + key
+	sk := t.s.stored(key)
 	t.writes[sk] = driver.Write{Key: sk, Entry: driver.Entry{Value: v}}
 	return nil
 }
@@ -105,7 +105,7 @@ func (t *txn) Delete(key string) error {
 	if err := t.check(op, key, CodeWriteFailed); err != nil {
 		return err
 	}
-	sk := t.s.ns + key
+	sk := t.s.stored(key)
 	t.writes[sk] = driver.Write{Key: sk, Delete: true}
 	return nil
 }

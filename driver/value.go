@@ -64,9 +64,18 @@ const stringBase64 = "string64"
 // Value.Bytes and ParseValue, or the JSON form (Value.Type, Value.JSON and
 // ValueFromJSON). A Value never shares memory with the caller's value.
 type Value struct {
-	kind   Kind
-	scalar any    // string, bool, numbers and time.Time: the Go value itself
-	raw    string // bytes, rawjson and json kinds: the payload
+	kind Kind
+	// x is the Go value itself for strings, bools, numbers and times, and
+	// the payload, as a string, for the bytes, rawjson and json kinds. One
+	// interface keeps a Value at 24 bytes and lets Decode return a stored
+	// string without allocating.
+	x any
+}
+
+// raw returns the payload of the bytes, rawjson and json kinds.
+func (v Value) raw() string {
+	s, _ := v.x.(string)
+	return s
 }
 
 // Kind returns the value's kind; 0 for the zero Value.
@@ -80,47 +89,47 @@ func EncodeValue(x any) (Value, error) {
 	case nil:
 		return Value{kind: KindNull}, nil
 	case string:
-		return Value{kind: KindString, scalar: x}, nil
+		return Value{kind: KindString, x: x}, nil
 	case []byte:
-		return Value{kind: KindBytes, raw: string(t)}, nil
+		return Value{kind: KindBytes, x: string(t)}, nil
 	case bool:
-		return Value{kind: KindBool, scalar: x}, nil
+		return Value{kind: KindBool, x: x}, nil
 	case int:
-		return Value{kind: KindInt, scalar: x}, nil
+		return Value{kind: KindInt, x: x}, nil
 	case int8:
-		return Value{kind: KindInt8, scalar: x}, nil
+		return Value{kind: KindInt8, x: x}, nil
 	case int16:
-		return Value{kind: KindInt16, scalar: x}, nil
+		return Value{kind: KindInt16, x: x}, nil
 	case int32:
-		return Value{kind: KindInt32, scalar: x}, nil
+		return Value{kind: KindInt32, x: x}, nil
 	case int64:
-		return Value{kind: KindInt64, scalar: x}, nil
+		return Value{kind: KindInt64, x: x}, nil
 	case uint:
-		return Value{kind: KindUint, scalar: x}, nil
+		return Value{kind: KindUint, x: x}, nil
 	case uint8:
-		return Value{kind: KindUint8, scalar: x}, nil
+		return Value{kind: KindUint8, x: x}, nil
 	case uint16:
-		return Value{kind: KindUint16, scalar: x}, nil
+		return Value{kind: KindUint16, x: x}, nil
 	case uint32:
-		return Value{kind: KindUint32, scalar: x}, nil
+		return Value{kind: KindUint32, x: x}, nil
 	case uint64:
-		return Value{kind: KindUint64, scalar: x}, nil
+		return Value{kind: KindUint64, x: x}, nil
 	case float32:
 		if math.IsNaN(float64(t)) || math.IsInf(float64(t), 0) {
 			return Value{}, errNotFinite
 		}
-		return Value{kind: KindFloat32, scalar: x}, nil
+		return Value{kind: KindFloat32, x: x}, nil
 	case float64:
 		if math.IsNaN(t) || math.IsInf(t, 0) {
 			return Value{}, errNotFinite
 		}
-		return Value{kind: KindFloat64, scalar: x}, nil
+		return Value{kind: KindFloat64, x: x}, nil
 	case time.Time:
 		if t.Year() < 0 || t.Year() > 9999 {
 			return Value{}, errors.New("time outside years 0-9999 cannot be stored")
 		}
 		// Round(0) drops the monotonic reading, which means nothing once stored.
-		return Value{kind: KindTime, scalar: t.Round(0)}, nil
+		return Value{kind: KindTime, x: t.Round(0)}, nil
 	case json.RawMessage:
 		if t == nil {
 			t = json.RawMessage("null")
@@ -128,7 +137,7 @@ func EncodeValue(x any) (Value, error) {
 		if !json.Valid(t) {
 			return Value{}, errors.New("json.RawMessage is not valid JSON")
 		}
-		return Value{kind: KindRawJSON, raw: string(t)}, nil
+		return Value{kind: KindRawJSON, x: string(t)}, nil
 	}
 	if isNilFunc(x) {
 		return Value{}, fmt.Errorf("values of type %T cannot be stored", x)
@@ -137,7 +146,7 @@ func EncodeValue(x any) (Value, error) {
 	if err != nil {
 		return Value{}, fmt.Errorf("value of type %T is not JSON-encodable: %w", x, err)
 	}
-	return Value{kind: KindJSON, raw: string(b)}, nil
+	return Value{kind: KindJSON, x: string(b)}, nil
 }
 
 var errNotFinite = errors.New("NaN and infinite floats cannot be stored")
@@ -159,19 +168,19 @@ func (v Value) Decode() (any, error) {
 	case KindNull:
 		return nil, nil
 	case KindBytes:
-		return []byte(v.raw), nil
+		return []byte(v.raw()), nil
 	case KindRawJSON:
-		return json.RawMessage(v.raw), nil
+		return json.RawMessage(v.raw()), nil
 	case KindJSON:
 		var out any
-		if err := json.Unmarshal([]byte(v.raw), &out); err != nil {
+		if err := json.Unmarshal([]byte(v.raw()), &out); err != nil {
 			return nil, err
 		}
 		return out, nil
 	case 0:
 		return nil, errors.New("zero Value")
 	}
-	return v.scalar, nil
+	return v.x, nil
 }
 
 // DecodeInto stores the value into the variable ptr points to, as
@@ -185,13 +194,13 @@ func (v Value) DecodeInto(ptr any) error {
 	switch v.kind {
 	case KindJSON, KindRawJSON:
 		if dst.Type() == reflect.TypeFor[json.RawMessage]() {
-			dst.SetBytes([]byte(v.raw))
+			dst.SetBytes([]byte(v.raw()))
 			return nil
 		}
-		return json.Unmarshal([]byte(v.raw), ptr)
+		return json.Unmarshal([]byte(v.raw()), ptr)
 	case KindBytes:
 		if dst.Kind() == reflect.Slice && dst.Type().Elem().Kind() == reflect.Uint8 {
-			dst.SetBytes([]byte(v.raw))
+			dst.SetBytes([]byte(v.raw()))
 			return nil
 		}
 	case KindNull:
@@ -220,9 +229,9 @@ func (v Value) DecodeInto(ptr any) error {
 func (v Value) Size() int {
 	switch v.kind {
 	case KindString:
-		return 1 + len(v.scalar.(string))
+		return 1 + len(v.x.(string))
 	case KindBytes, KindRawJSON, KindJSON:
-		return 1 + len(v.raw)
+		return 1 + len(v.raw())
 	case KindNull:
 		return 1
 	}
@@ -232,7 +241,7 @@ func (v Value) Size() int {
 // Bytes returns the binary form: one kind byte, then the payload (text for
 // numbers, bools and times; raw bytes otherwise). ParseValue reverses it.
 func (v Value) Bytes() []byte {
-	return v.AppendBytes(make([]byte, 0, 1+len(v.raw)+16))
+	return v.AppendBytes(make([]byte, 0, 1+len(v.raw())+16))
 }
 
 // AppendBytes appends the binary form to b.
@@ -240,15 +249,15 @@ func (v Value) AppendBytes(b []byte) []byte {
 	b = append(b, byte(v.kind))
 	switch v.kind {
 	case KindString:
-		return append(b, v.scalar.(string)...)
+		return append(b, v.x.(string)...)
 	case KindBytes, KindRawJSON, KindJSON:
-		return append(b, v.raw...)
+		return append(b, v.raw()...)
 	case KindTime:
-		return v.scalar.(time.Time).AppendFormat(b, time.RFC3339Nano)
+		return v.x.(time.Time).AppendFormat(b, time.RFC3339Nano)
 	case KindNull:
 		return b
 	}
-	return appendScalarText(b, v.scalar)
+	return appendScalarText(b, v.x)
 }
 
 func appendScalarText(b []byte, x any) []byte {
@@ -310,18 +319,18 @@ func parsePayload(k Kind, p []byte, fromJSON bool) (Value, error) {
 			if err := json.Unmarshal(p, &s); err != nil {
 				return bad(err)
 			}
-			return Value{kind: KindString, scalar: s}, nil
+			return Value{kind: KindString, x: s}, nil
 		}
-		return Value{kind: KindString, scalar: string(p)}, nil
+		return Value{kind: KindString, x: string(p)}, nil
 	case KindBytes:
 		if fromJSON {
 			var raw []byte
 			if err := json.Unmarshal(p, &raw); err != nil {
 				return bad(err)
 			}
-			return Value{kind: KindBytes, raw: string(raw)}, nil
+			return Value{kind: KindBytes, x: string(raw)}, nil
 		}
-		return Value{kind: KindBytes, raw: string(p)}, nil
+		return Value{kind: KindBytes, x: string(p)}, nil
 	case KindRawJSON:
 		if fromJSON {
 			var s string
@@ -333,12 +342,12 @@ func parsePayload(k Kind, p []byte, fromJSON bool) (Value, error) {
 		if !json.Valid(p) {
 			return bad(errors.New("not valid JSON"))
 		}
-		return Value{kind: KindRawJSON, raw: string(p)}, nil
+		return Value{kind: KindRawJSON, x: string(p)}, nil
 	case KindJSON:
 		if !json.Valid(p) {
 			return bad(errors.New("not valid JSON"))
 		}
-		return Value{kind: KindJSON, raw: string(p)}, nil
+		return Value{kind: KindJSON, x: string(p)}, nil
 	case KindTime:
 		if fromJSON {
 			var s string
@@ -351,19 +360,19 @@ func parsePayload(k Kind, p []byte, fromJSON bool) (Value, error) {
 		if err != nil {
 			return bad(err)
 		}
-		return Value{kind: KindTime, scalar: t}, nil
+		return Value{kind: KindTime, x: t}, nil
 	case KindBool:
 		bv, err := strconv.ParseBool(string(p))
 		if err != nil {
 			return bad(err)
 		}
-		return Value{kind: k, scalar: bv}, nil
+		return Value{kind: k, x: bv}, nil
 	}
 	x, err := parseNumber(k, string(p))
 	if err != nil {
 		return bad(err)
 	}
-	return Value{kind: k, scalar: x}, nil
+	return Value{kind: k, x: x}, nil
 }
 
 func parseNumber(k Kind, s string) (any, error) {
@@ -425,7 +434,7 @@ func corrupt(msg string) error {
 // Type returns the name of the value's type in the JSON form: the kind's
 // name, or "string64" for a string that is not valid UTF-8.
 func (v Value) Type() string {
-	if v.kind == KindString && !utf8.ValidString(v.scalar.(string)) {
+	if v.kind == KindString && !utf8.ValidString(v.x.(string)) {
 		return stringBase64
 	}
 	return v.kind.String()
@@ -438,7 +447,7 @@ func (v Value) Type() string {
 func (v Value) JSON() []byte {
 	switch v.kind {
 	case KindString:
-		s := v.scalar.(string)
+		s := v.x.(string)
 		if !utf8.ValidString(s) {
 			out, _ := json.Marshal([]byte(s))
 			return out
@@ -446,19 +455,19 @@ func (v Value) JSON() []byte {
 		out, _ := json.Marshal(s)
 		return out
 	case KindBytes:
-		out, _ := json.Marshal([]byte(v.raw))
+		out, _ := json.Marshal([]byte(v.raw()))
 		return out
 	case KindRawJSON:
-		out, _ := json.Marshal(v.raw)
+		out, _ := json.Marshal(v.raw())
 		return out
 	case KindJSON:
-		return []byte(v.raw)
+		return []byte(v.raw())
 	case KindNull:
 		return []byte("null")
 	case KindTime:
-		return strconv.AppendQuote(nil, v.scalar.(time.Time).Format(time.RFC3339Nano))
+		return strconv.AppendQuote(nil, v.x.(time.Time).Format(time.RFC3339Nano))
 	}
-	return appendScalarText(nil, v.scalar)
+	return appendScalarText(nil, v.x)
 }
 
 // ValueFromJSON is the inverse of Type and JSON. Damaged input gives an error
@@ -474,7 +483,7 @@ func ValueFromJSON(typ string, data []byte) (Value, error) {
 		if err != nil {
 			return Value{}, corrupt("bad string64 payload: " + err.Error())
 		}
-		return Value{kind: KindString, scalar: string(raw)}, nil
+		return Value{kind: KindString, x: string(raw)}, nil
 	}
 	for k := KindNull; k < kindEnd; k++ {
 		if kindNames[k] == typ {
@@ -491,10 +500,10 @@ func (v Value) Equal(w Value) bool {
 	}
 	switch v.kind {
 	case KindTime:
-		a, b := v.scalar.(time.Time), w.scalar.(time.Time)
+		a, b := v.x.(time.Time), w.x.(time.Time)
 		return a.Equal(b) && a.Format(time.RFC3339Nano) == b.Format(time.RFC3339Nano)
 	case KindBytes, KindRawJSON, KindJSON, KindNull:
-		return v.raw == w.raw
+		return v.raw() == w.raw()
 	}
-	return v.scalar == w.scalar
+	return v.x == w.x
 }
