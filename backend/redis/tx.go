@@ -25,6 +25,8 @@ func (s *Store) Begin(ctx context.Context) (driver.Tx, error) {
 		return nil, errClosed
 	}
 	t := &tx{s: s, slot: -1, watched: map[string]struct{}{}}
+	t.mu.Lock() // the release may run at once, and must see stop set
+	defer t.mu.Unlock()
 	t.stop = context.AfterFunc(ctx, func() {
 		t.mu.Lock()
 		defer t.mu.Unlock()
@@ -35,10 +37,10 @@ func (s *Store) Begin(ctx context.Context) (driver.Tx, error) {
 
 // tx is an optimistic transaction over WATCH and MULTI/EXEC.
 type tx struct {
-	s    *Store
-	stop func() bool // cancels the release at the end of the Begin ctx
+	s *Store
 
 	mu      sync.Mutex          // guards everything below
+	stop    func() bool         // cancels the release at the end of the Begin ctx
 	conn    *goredis.Conn       // the connection WATCH runs on; nil until the first Get
 	slot    int                 // on a cluster, the hash slot of every key; -1 until known
 	watched map[string]struct{} // keys already WATCHed
