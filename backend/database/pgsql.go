@@ -6,8 +6,10 @@ import (
 	"encoding/binary"
 	"errors"
 	"io"
+	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	fox "github.com/foxstore/foxstore/driver"
 )
@@ -31,7 +33,7 @@ func (c pgConnector) Connect(ctx context.Context) (driver.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &pgConn{conn: conn}, nil
+	return &pgConn{conn: conn, lastUsed: time.Now()}, nil
 }
 
 func (c pgConnector) Driver() driver.Driver { return pgDriver{} }
@@ -42,7 +44,10 @@ func (pgDriver) Open(string) (driver.Conn, error) {
 	return nil, errors.New("foxstore: the PostgreSQL adapter opens connections through its connector only")
 }
 
-type pgConn struct{ conn *pgx.Conn }
+type pgConn struct {
+	conn     *pgx.Conn
+	lastUsed time.Time // when ResetSession last passed
+}
 
 var (
 	_ driver.ConnPrepareContext = (*pgConn)(nil)
@@ -125,7 +130,12 @@ func (c *pgConn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx,
 	}
 	tx, err := c.conn.BeginTx(ctx, o)
 	if err != nil {
-		return nil, err
+		if c.conn.IsClosed() && ctx.Err() == nil {
+			// A BEGIN that failed has no effect: another connection may
+			// try it again. (pgx closes the connection when it breaks.)
+			return nil, driver.ErrBadConn
+		}
+		return nil, badConn(err)
 	}
 	return &pgTx{tx: tx, ctx: ctx}, nil
 }
@@ -136,7 +146,7 @@ func (c *pgConn) ExecContext(ctx context.Context, query string, args []driver.Na
 	}
 	tag, err := c.conn.Exec(ctx, query, values(args)...)
 	if err != nil {
-		return nil, err
+		return nil, badConn(err)
 	}
 	return driver.RowsAffected(tag.RowsAffected()), nil
 }
@@ -147,7 +157,7 @@ func (c *pgConn) QueryContext(ctx context.Context, query string, args []driver.N
 	}
 	rows, err := c.conn.Query(ctx, query, values(args)...)
 	if err != nil {
-		return nil, err
+		return nil, badConn(err)
 	}
 	return &pgRows{rows: rows}, nil
 }
@@ -159,11 +169,30 @@ func (c *pgConn) Ping(ctx context.Context) error {
 	return c.conn.Ping(ctx)
 }
 
-func (c *pgConn) ResetSession(context.Context) error {
+// ResetSession runs before a pooled connection is reused. A connection
+// that sat idle for a while is pinged first: a server that went away (or a
+// proxy that cut the line) leaves connections that look fine until used.
+func (c *pgConn) ResetSession(ctx context.Context) error {
 	if c.conn.IsClosed() || c.conn.PgConn().TxStatus() != 'I' {
 		return driver.ErrBadConn
 	}
+	now := time.Now()
+	if now.Sub(c.lastUsed) > time.Second {
+		if err := c.conn.PgConn().Ping(ctx); err != nil {
+			return driver.ErrBadConn
+		}
+	}
+	c.lastUsed = now
 	return nil
+}
+
+// badConn tells database/sql to retry on another connection when the
+// statement never left this one (pgx knows: SafeToRetry).
+func badConn(err error) error {
+	if pgconn.SafeToRetry(err) {
+		return driver.ErrBadConn
+	}
+	return err
 }
 
 func (c *pgConn) IsValid() bool { return !c.conn.IsClosed() }
@@ -264,6 +293,15 @@ func driverValue(x any) driver.Value {
 // pgApplyOne runs one write as a SERIALIZABLE transaction in one round
 // trip: BEGIN, the statement and COMMIT sent as one pipelined batch.
 func (s *Store) pgApplyOne(ctx context.Context, w storeWrite) error {
+	for try := 0; ; try++ {
+		err := s.pgApplyOnce(ctx, w)
+		if !errors.Is(err, driver.ErrBadConn) || try == 2 {
+			return err
+		}
+	}
+}
+
+func (s *Store) pgApplyOnce(ctx context.Context, w storeWrite) error {
 	conn, err := s.db.Conn(ctx)
 	if err != nil {
 		return err
@@ -283,6 +321,9 @@ func (s *Store) pgApplyOne(ctx context.Context, w storeWrite) error {
 		}
 		b.Queue("COMMIT")
 		err := c.conn.SendBatch(ctx, b).Close()
+		if pgconn.SafeToRetry(err) {
+			return driver.ErrBadConn // nothing was sent; the caller tries another connection
+		}
 		if err != nil && !c.conn.IsClosed() && c.conn.PgConn().TxStatus() != 'I' {
 			// The statement failed: the COMMIT after it was skipped and the
 			// transaction is aborted. End it, so the connection can be reused.
