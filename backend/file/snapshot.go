@@ -116,13 +116,15 @@ func parseSnapshot(data []byte) (snapshot, error) {
 	if first < 0 {
 		return sn, errors.New("not a foxstore snapshot")
 	}
-	// Check the header before the checksum, so that a newer version is
-	// reported as such rather than as damage.
+	// A version newer than ours is reported as such only on a file whose
+	// checksum verifies; otherwise the version digit may be the damage.
+	_, crcErr := checkCRC(body)
 	var err error
-	if sn.seq, err = parseSnapHeader(body[:first]); err != nil {
-		return sn, err
+	sn.seq, err = parseSnapHeader(body[:first])
+	if crcErr != nil {
+		return sn, crcErr
 	}
-	if _, err := checkCRC(body); err != nil {
+	if err != nil {
 		return sn, err
 	}
 	footer := body[last+1 : len(body)-crcSuffixLen]

@@ -51,11 +51,11 @@ func parseSegHeader(line []byte) (uint64, error) {
 	if err != nil || kind != "log" || !hasAfter {
 		return 0, errors.New("not a foxstore log header")
 	}
-	if version > formatVersion {
-		return 0, &versionError{version}
-	}
 	if _, err := checkCRC(line); err != nil {
 		return 0, err
+	}
+	if version > formatVersion {
+		return 0, &versionError{version}
 	}
 	if version != formatVersion {
 		return 0, fmt.Errorf("bad format version %d", version)
