@@ -246,7 +246,9 @@ func TestDamagedSnapshotRecoversFromBackupAndLog(t *testing.T) {
 	}{
 		{"bit flip", func(t *testing.T, dir string) { flip(t, filepath.Join(dir, "storage.json"), 100) }, 1},
 		{"empty", func(t *testing.T, dir string) { writeFile(t, filepath.Join(dir, "storage.json"), "") }, 1},
-		{"garbage", func(t *testing.T, dir string) { writeFile(t, filepath.Join(dir, "storage.json"), "\x00\x01garbage\n{}\n") }, 1},
+		{"garbage", func(t *testing.T, dir string) {
+			writeFile(t, filepath.Join(dir, "storage.json"), "\x00\x01garbage\n{}\n")
+		}, 1},
 		{"truncated", func(t *testing.T, dir string) { truncateFile(t, filepath.Join(dir, "storage.json"), 60) }, 1},
 		{"missing", func(t *testing.T, dir string) { os.Remove(filepath.Join(dir, "storage.json")) }, 0},
 		{"snapshot and bak1 damaged", func(t *testing.T, dir string) {
