@@ -131,6 +131,18 @@ func testKeyLimit(t *testing.T, st store) {
 		noErr(t, st.Delete(ctx, k), "Delete(%s)", gk.name)
 		wantMissing(t, st, k)
 	}
+	// Long keys that differ only in their last byte stay apart.
+	long := strings.Repeat("p", 1023)
+	for _, c := range "abc" {
+		mustSet(t, st, long+string(c), string(c))
+	}
+	for _, c := range "abc" {
+		wantValue(t, st, long+string(c), string(c))
+	}
+	wantKeys(t, st, long+"?", []string{long + "a", long + "b", long + "c"})
+	wantKeys(t, st, "p*b", []string{long + "b"})
+	noErr(t, st.DeleteBatch(ctx, []string{long + "a", long + "b", long + "c"}), "DeleteBatch")
+
 	batch := map[string]any{}
 	for _, gk := range goodLongKeys {
 		batch[gk.key] = gk.name
@@ -161,6 +173,42 @@ func testKeyBytes(t *testing.T, st store) {
 	wantFind(t, st, "*", want)
 	if m, err := st.GetBatch(ctx, byteKeys); noErr(t, err, "GetBatch") {
 		wantMap(t, "GetBatch", m, want)
+	}
+
+	// Patterns compare bytes too: no case folding, no padding, no
+	// normalization, no SQL wildcards.
+	var single []string
+	for _, k := range byteKeys {
+		if utf8.RuneCountInString(k) == 1 {
+			single = append(single, k)
+		}
+	}
+	for _, c := range []struct {
+		pattern string
+		want    []string
+	}{
+		{"a", []string{"a"}},
+		{"A*", []string{"A"}},
+		{"a?", []string{"a ", "a\t", "a\x01", "aa"}},
+		{"a *", []string{"a ", "a  "}},
+		{"é", []string{"é"}},
+		{"e*", []string{"e\u0301"}},
+		{"ß", []string{"ß"}},
+		{"s*", []string{"ss", "semi;colon"}},
+		{"i", []string{"i"}},
+		{"I", []string{"I"}},
+		{"[a-z]", []string{"a", "b", "i", "z"}},
+		{"[A-Z]", []string{"A", "B", "I"}},
+		{"?", single},
+		{"*%", []string{"100%"}},
+		{"a%b", []string{"a%b"}},
+		{"a_b", []string{"a_b"}},
+		{"full", []string{"full"}},
+		{`*\\*`, []string{`back\slash`}},
+		{"*'*", []string{"it's"}},
+		{"line?break", []string{"line\nbreak"}},
+	} {
+		wantKeys(t, st, c.pattern, c.want)
 	}
 
 	// Deleting one key of a look-alike pair leaves the other.
