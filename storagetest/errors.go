@@ -17,6 +17,38 @@ func testErrors(t *testing.T, s *suite) {
 	s.run(t, "NotFoundText", testNotFoundText)
 	s.run(t, "Codes", testErrorCodes)
 	s.run(t, "NoValueInMessage", testNoValueInMessage)
+	s.run(t, "MessagesNameKey", testMessagesNameKey)
+}
+
+// testMessagesNameKey checks that errors about one key name it (CONTRACT §8).
+func testMessagesNameKey(t *testing.T, st store) {
+	ctx := t.Context()
+	const key = "user:42"
+	cctx, cancel := context.WithCancel(ctx)
+	cancel()
+	_, errTTL := st.TTL(ctx, key)
+	_, errCtx := st.Get(cctx, key)
+	tx := mustBegin(t, st)
+	_, errTx := tx.Get(key)
+	noErr(t, tx.Rollback(), "Rollback")
+	for _, c := range []struct {
+		op  string
+		err error
+	}{
+		{"Set of an unencodable value", st.Set(ctx, key, make(chan int), 0)},
+		{"Set with a negative TTL", st.Set(ctx, key, 1, -time.Second)},
+		{"TTL of a missing key", errTTL},
+		{"Expire of a missing key", st.Expire(ctx, key, time.Minute)},
+		{"Get with a cancelled ctx", errCtx},
+		{"Delete with a cancelled ctx", st.Delete(cctx, key)},
+		{"tx.Get of a missing key", errTx},
+	} {
+		if c.err == nil {
+			t.Errorf("%s: got nil error", c.op)
+		} else if !strings.Contains(c.err.Error(), `"`+key+`"`) {
+			t.Errorf("%s: message %q does not name the key %q", c.op, c.err, key)
+		}
+	}
 }
 
 // testNotFoundText checks the message format of CONTRACT §8.

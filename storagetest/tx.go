@@ -226,21 +226,32 @@ func testTxContextCanceled(t *testing.T, st store) {
 
 func testTxContextDeadline(t *testing.T, st store) {
 	mustSet(t, st, "k", "old")
-	ctx, cancel := context.WithTimeout(t.Context(), 300*time.Millisecond)
-	defer cancel()
-	tx, err := st.BeginTransaction(ctx)
-	if err != nil {
-		t.Fatalf("BeginTransaction: %v", err)
+	// The deadline must not pass before the transaction is under way; on a
+	// slow server, try again with more time.
+	for timeout := 200 * time.Millisecond; ; timeout *= 4 {
+		ctx, cancel := context.WithTimeout(t.Context(), timeout)
+		tx, err := st.BeginTransaction(ctx)
+		if err == nil {
+			err = tx.Set("k", "new")
+		}
+		if err != nil {
+			cancel()
+			if errors.Is(err, context.DeadlineExceeded) && timeout < 10*time.Second {
+				continue
+			}
+			t.Fatalf("BeginTransaction or tx.Set within %v: %v", timeout, err)
+		}
+		<-ctx.Done()
+		err = tx.Commit()
+		cancel()
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("Commit after the transaction's deadline = %v, want an error matching context.DeadlineExceeded", err)
+		}
+		wantCode(t, err, foxstore.CodeWriteFailed, "Commit after the transaction's deadline")
+		noErr(t, tx.Rollback(), "Rollback")
+		wantValue(t, st, "k", "old")
+		return
 	}
-	noErr(t, tx.Set("k", "new"), "tx.Set")
-	<-ctx.Done()
-	err = tx.Commit()
-	if !errors.Is(err, context.DeadlineExceeded) {
-		t.Errorf("Commit after the transaction's deadline = %v, want an error matching context.DeadlineExceeded", err)
-	}
-	wantCode(t, err, foxstore.CodeWriteFailed, "Commit after the transaction's deadline")
-	noErr(t, tx.Rollback(), "Rollback")
-	wantValue(t, st, "k", "old")
 }
 
 // testOpenTxDoesNotBlockReads checks that a transaction that has read and
