@@ -44,7 +44,7 @@ func testTransactions(t *testing.T, s *suite) {
 	s.run(t, "UpdateFnError", testUpdateFnError)
 }
 
-// txGet reads key in tx and reports a test error unless it holds want.
+// txWant reports a test error unless tx.Get(key) returns want.
 func txWant(t testing.TB, tx foxstore.Transaction, key string, want any) {
 	t.Helper()
 	got, err := tx.Get(key)
@@ -56,6 +56,7 @@ func txWant(t testing.TB, tx foxstore.Transaction, key string, want any) {
 	}
 }
 
+// txWantMissing reports a test error unless tx.Get(key) gives ErrStorageNotFound.
 func txWantMissing(t testing.TB, tx foxstore.Transaction, key string) {
 	t.Helper()
 	got, err := tx.Get(key)

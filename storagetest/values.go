@@ -296,6 +296,7 @@ func checkRoundTrip(t *testing.T, st foxstore.StoragePlugin, cases []valueCase) 
 	}
 }
 
+// checkResults compares a GetBatch or Find result with the cases written under keys.
 func checkResults(t *testing.T, op, path string, cases []valueCase, keys []string, m map[string]any) {
 	t.Helper()
 	if len(m) != len(keys) {
