@@ -370,6 +370,10 @@ func intValue(v any) (int, error) {
 // proves nothing either way and is reported as such.
 var checkTimeout = 2 * time.Minute
 
+// vizDir is where visualizations go ("": the system's temporary directory,
+// which outlives the test).
+var vizDir = ""
+
 // checkLinearizable checks a history and, if it is not linearizable, writes
 // porcupine's visualization and fails the test naming it.
 func checkLinearizable(t reporter, h []porcupine.Operation, round int) {
@@ -377,7 +381,9 @@ func checkLinearizable(t reporter, h []porcupine.Operation, round int) {
 	if Long() {
 		checkTimeout = 10 * time.Minute
 	}
+	start := time.Now()
 	res, info := porcupine.CheckOperationsVerbose(linModel, h, checkTimeout)
+	t.Logf("round %d: checked %d operations in %v: %s", round, len(h), time.Since(start).Round(time.Millisecond), res)
 	switch res {
 	case porcupine.Ok:
 		return
@@ -385,7 +391,7 @@ func checkLinearizable(t reporter, h []porcupine.Operation, round int) {
 		t.Logf("round %d: the linearizability check of %d operations timed out after %v: not proven either way", round, len(h), checkTimeout)
 		return
 	}
-	f, err := os.CreateTemp("", "foxstore-linearizability-*.html")
+	f, err := os.CreateTemp(vizDir, "foxstore-linearizability-*.html")
 	if err != nil {
 		t.Errorf("round %d: history of %d operations is NOT linearizable (could not write the visualization: %v)", round, len(h), err)
 		return

@@ -1,0 +1,160 @@
+package torture_test
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"io"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/foxstore/foxstore"
+	"github.com/foxstore/foxstore/backend/database"
+	_ "github.com/foxstore/foxstore/backend/redis"
+)
+
+// The server backends run when these variables are set (.ci/run sets them).
+const (
+	envPostgres = "FOXSTORE_TEST_POSTGRES" // postgres://postgres@127.0.0.1:5432/test?sslmode=disable
+	envMySQL    = "FOXSTORE_TEST_MYSQL"    // root@tcp(127.0.0.1:3306)/test
+	envRedis    = "FOXSTORE_TEST_REDIS"    // 127.0.0.1:6379
+)
+
+// serverEnv returns the variable's value or skips the test naming it.
+func serverEnv(t testing.TB, name, what string) string {
+	t.Helper()
+	v := os.Getenv(name)
+	if v == "" {
+		t.Skipf("set %s to %s to run this test", name, what)
+	}
+	return v
+}
+
+func randomName(prefix string) string {
+	var b [6]byte
+	rand.Read(b[:])
+	return prefix + hex.EncodeToString(b[:])
+}
+
+// openCfg opens a store and closes it when t ends.
+func openCfg(t testing.TB, cfg foxstore.Config) foxstore.StoragePlugin {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	s, err := foxstore.Open(ctx, cfg)
+	if err != nil {
+		t.Fatalf("Open(%s): %v", cfg.Backend, err)
+	}
+	t.Cleanup(func() { s.(io.Closer).Close() })
+	return s
+}
+
+func fileConfig(dir string, async bool) foxstore.Config {
+	return foxstore.Config{
+		Backend:       "file",
+		FilePath:      filepath.Join(dir, "store.json"),
+		AsyncWrite:    async,
+		FlushInterval: 20 * time.Millisecond,
+	}
+}
+
+func newFile(async bool) func(t *testing.T) foxstore.StoragePlugin {
+	return func(t *testing.T) foxstore.StoragePlugin {
+		return openCfg(t, fileConfig(t.TempDir(), async))
+	}
+}
+
+func sqliteConfig(dir string) foxstore.Config {
+	return foxstore.Config{
+		Backend:  "database",
+		Database: foxstore.DatabaseConfig{Driver: "sqlite", DSN: filepath.Join(dir, "store.db")},
+	}
+}
+
+func newSQLite(t *testing.T) foxstore.StoragePlugin {
+	return openCfg(t, sqliteConfig(t.TempDir()))
+}
+
+// serverConfig returns a configuration for a fresh table on a PostgreSQL
+// or MariaDB server (dsn), and drops the table when t ends.
+func serverConfig(t testing.TB, drv, dsn string) foxstore.Config {
+	t.Helper()
+	table := randomName("fxtorture_")
+	t.Cleanup(func() { dropTable(t, drv, dsn, table) })
+	return foxstore.Config{
+		Backend:  "database",
+		Database: foxstore.DatabaseConfig{Driver: drv, DSN: dsn, Table: table},
+	}
+}
+
+func dropTable(t testing.TB, drv, dsn, table string) {
+	db, err := database.OpenSQL(drv, dsn)
+	if err != nil {
+		t.Logf("dropping %s: %v", table, err)
+		return
+	}
+	defer db.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	drop, meta := `DROP TABLE IF EXISTS "`+table+`"`, `DELETE FROM foxstore_meta WHERE tbl = $1`
+	if drv == "mysql" {
+		drop, meta = "DROP TABLE IF EXISTS `"+table+"`", `DELETE FROM foxstore_meta WHERE tbl = ?`
+	}
+	if _, err := db.ExecContext(ctx, drop); err != nil {
+		t.Logf("dropping %s: %v", table, err)
+	}
+	// The backend keeps a row per table in foxstore_meta; an error here
+	// only means it keeps none.
+	db.ExecContext(ctx, meta, table)
+}
+
+func newPostgres(t *testing.T) foxstore.StoragePlugin {
+	dsn := serverEnv(t, envPostgres, "a PostgreSQL DSN")
+	return openCfg(t, serverConfig(t, "postgres", dsn))
+}
+
+func newMySQL(t *testing.T) foxstore.StoragePlugin {
+	dsn := serverEnv(t, envMySQL, "a MySQL/MariaDB DSN")
+	return openCfg(t, serverConfig(t, "mysql", dsn))
+}
+
+// redisConfig returns a configuration for a fresh namespace on the Redis
+// server at addr; cleanRedis removes its keys.
+func redisConfig(addr string) foxstore.Config {
+	return foxstore.Config{
+		Backend:   "redis",
+		Namespace: randomName("fxtorture-"),
+		Redis:     foxstore.RedisConfig{Addrs: []string{addr}},
+	}
+}
+
+func newRedis(t *testing.T) foxstore.StoragePlugin {
+	addr := serverEnv(t, envRedis, "a Redis address")
+	cfg := redisConfig(addr)
+	s := openCfg(t, cfg)
+	// Registered after openCfg's Close, so it runs before it.
+	t.Cleanup(func() { cleanRedis(t, cfg) })
+	return s
+}
+
+// cleanRedis deletes every key of cfg's namespace, through a store of its
+// own (the one under test may be closed or broken by then).
+func cleanRedis(t testing.TB, cfg foxstore.Config) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	s, err := foxstore.Open(ctx, cfg)
+	if err != nil {
+		t.Logf("cleaning up namespace %s: %v", cfg.Namespace, err)
+		return
+	}
+	defer s.(io.Closer).Close()
+	keys, err := s.Keys(ctx, "*")
+	if err == nil && len(keys) > 0 {
+		err = s.DeleteBatch(ctx, keys)
+	}
+	if err != nil {
+		t.Logf("cleaning up namespace %s: %v", cfg.Namespace, err)
+	}
+}
