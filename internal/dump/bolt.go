@@ -58,11 +58,11 @@ func (b *Bolt) open() (*bbolt.DB, error) {
 	case errors.Is(err, berrors.ErrTimeout):
 		return nil, &foxstore.Error{Op: "open bbolt " + b.Path, Code: foxstore.CodeLocked,
 			Err: errors.New("another process holds the database (is go-musicfox running? quit it and retry)")}
-	case errors.Is(err, berrors.ErrInvalid), errors.Is(err, berrors.ErrVersionMismatch), errors.Is(err, berrors.ErrChecksum):
+	case err != nil:
+		// The file was named on the command line: whatever keeps bbolt
+		// from reading it (not a bbolt file, damaged, unreadable) is bad input.
 		return nil, &foxstore.Error{Op: "open bbolt " + b.Path, Code: foxstore.CodeInvalid,
 			Err: fmt.Errorf("not a readable bbolt database: %w", err)}
-	case err != nil:
-		return nil, &foxstore.Error{Op: "open bbolt " + b.Path, Code: foxstore.CodeReadFailed, Err: err}
 	}
 	return db, nil
 }
