@@ -110,3 +110,46 @@ func purge(t testing.TB, addrs []string, prefix string) {
 		t.Errorf("cleaning up keys %q*: %v", prefix, err)
 	}
 }
+
+// target is a Redis deployment to test against.
+type target struct {
+	name    string
+	addrs   []string
+	cluster bool
+}
+
+// targets returns the deployments named by the environment, skipping t if
+// there are none.
+func targets(t *testing.T) []target {
+	t.Helper()
+	var ts []target
+	if a := os.Getenv(envRedis); a != "" {
+		ts = append(ts, target{"single", []string{a}, false})
+	}
+	if a := os.Getenv(envCluster); a != "" {
+		ts = append(ts, target{"cluster", strings.Split(a, ","), true})
+	}
+	if len(ts) == 0 {
+		t.Skipf("set %s and/or %s to run this test against Redis", envRedis, envCluster)
+	}
+	return ts
+}
+
+// forEachTarget runs fn as a subtest per deployment.
+func forEachTarget(t *testing.T, fn func(t *testing.T, tg target)) {
+	for _, tg := range targets(t) {
+		t.Run(tg.name, func(t *testing.T) { fn(t, tg) })
+	}
+}
+
+// openBackend opens the backend itself, without the front.
+func openBackend(t testing.TB, addrs []string) *Store {
+	t.Helper()
+	cfg := foxstore.Config{Redis: foxstore.RedisConfig{Addrs: addrs}}
+	s, err := Open(context.Background(), cfg)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	t.Cleanup(func() { s.Close(context.Background()) })
+	return s
+}
