@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/foxstore/foxstore"
 )
 
 // bin is the foxstore binary, built once by TestMain.
@@ -411,30 +413,13 @@ func TestLockedStore(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	e.ok("set", "k", "v")
-	// A second writer, such as a running go-musicfox, holds the store.
-	holder := exec.Command(bin, "bench", "--duration", "1m", "--keys", "10")
-	holder.Env = e.vars
-	if err := holder.Start(); err != nil {
+	// Another writer, such as a running go-musicfox, holds the store.
+	s, err := foxstore.Open(t.Context(), foxstore.Config{Backend: "file", FilePath: e.defaultStore()})
+	if err != nil {
 		t.Fatal(err)
 	}
-	defer func() {
-		holder.Process.Kill()
-		holder.Wait()
-	}()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		r := e.run("set", "k2", "v")
-		if r.code == 5 {
-			if !strings.Contains(r.stderr, "[5009]") {
-				t.Errorf("locked store: stderr %q does not carry code 5009", r.stderr)
-			}
-			break
-		}
-		if r.code != 0 || time.Now().After(deadline) {
-			t.Fatalf("set while another process holds the store:\n%s", r)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	defer s.(foxstore.Store).Close()
+	e.expect(5, "[5009]", "set", "k2", "v")
 	// Reads still work: the tool opens the store read-only.
 	if out := e.ok("get", "k"); out != `"v"`+"\n" {
 		t.Errorf("get while locked = %q", out)
