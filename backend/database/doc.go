@@ -1,0 +1,108 @@
+// Package database is foxstore's SQL backend: one table in SQLite (embedded,
+// the default), PostgreSQL or MySQL/MariaDB. Link it with a blank import and
+// choose it with backend: database in the configuration:
+//
+//	import _ "github.com/foxstore/foxstore/backend/database"
+//
+// # Drivers
+//
+//   - sqlite: modernc.org/sqlite, a pure-Go translation of SQLite, so that
+//     programs using foxstore (go-musicfox) keep cross-compiling with
+//     CGO_ENABLED=0. It costs some speed against the cgo driver; see
+//     BENCHMARKS.md. The default database is the file foxstore/storage.db in
+//     the user data directory ($XDG_DATA_HOME or ~/.local/share, macOS
+//     ~/Library/Application Support, Windows %LocalAppData%), created with
+//     mode 0600 in a 0700 directory.
+//   - postgres: github.com/jackc/pgx/v5, the maintained native driver, through
+//     a small database/sql adapter of our own (pgsql.go) so that all three
+//     drivers share one pool, one code path and sql.DBStats. pgx prepares
+//     and caches each statement per connection.
+//   - mysql: github.com/go-sql-driver/mysql, for MySQL and MariaDB. The store
+//     uses server-side prepared statements and lets the driver send large
+//     values as long data, so values up to max_allowed_packet work.
+//
+// # Schema
+//
+// The data table (database.table, default foxstore_kv) has three columns:
+// k, the stored key as bytes (BLOB, BYTEA, VARBINARY(3072)) and primary key,
+// compared bytewise on every driver; v, the value in foxstore's binary form
+// (driver.Value.Bytes, the encoding every backend shares); and exp, the
+// deadline in Unix milliseconds, 0 for none, with an index on the rows that
+// have one (partial on PostgreSQL and SQLite), which serves cleanup. SQLite
+// tables are WITHOUT ROWID, so rows live in the key's b-tree.
+//
+// The table foxstore_meta records the schema version of each foxstore table
+// in the database. Open creates the table on first use and migrates older
+// versions forward, one step at a time, while holding a lock (a transaction
+// with an advisory lock on PostgreSQL, BEGIN IMMEDIATE on SQLite, GET_LOCK on
+// MySQL), so that stores opening at once take turns. A table whose version is
+// newer than this code knows is refused. Table names are checked (letters,
+// digits, _) and always quoted; keys, values and limits are always bound
+// parameters.
+//
+// # Reads and writes
+//
+// Get is a point read on the primary key. Scan(start, end) is one statement,
+// WHERE k >= start AND k < end ORDER BY k, served by the primary key's index
+// and read row by row. GetMany is one statement: k = ANY($1) on PostgreSQL,
+// an IN list padded to a power of two on MySQL (a few prepared statements
+// serve every size), a prepared point read per key on SQLite, where there is
+// no round trip to save. Apply runs a single write as one statement and a
+// batch as one transaction of multi-row upserts (INSERT ... ON CONFLICT DO
+// UPDATE, ON DUPLICATE KEY UPDATE) and deletes. Sweep deletes at most limit
+// expired rows per call, found through the expiry index. Expired rows are
+// returned to the front, which hides them.
+//
+// # Transactions and isolation
+//
+// Every driver.Tx is a database transaction; Commit applies the buffered
+// writes and commits.
+//
+//   - SQLite: a deferred transaction reads one WAL snapshot and locks
+//     nothing; Commit takes the write lock and SQLite refuses it
+//     (SQLITE_BUSY_SNAPSHOT) if anything was committed since the snapshot:
+//     first committer wins, which is serializable. Writes of one process
+//     queue in Go for the single writer slot; other processes are waited for
+//     with busy_timeout (5 s). WAL lets readers through while a write runs.
+//   - PostgreSQL: SERIALIZABLE, for transactions and for Apply (a single
+//     write is sent as BEGIN, statement, COMMIT in one pipelined round trip),
+//     so that SSI sees every writer: a transaction that read a key, absent
+//     keys included, cannot commit over a concurrent write of it.
+//   - MySQL/MariaDB: REPEATABLE READ with locking reads (SELECT ... FOR
+//     UPDATE), which lock the row or, for an absent key, the gap where it
+//     would go, until the end of the transaction: strict two-phase locking.
+//     A transaction may wait for another one's locks (bounded by ctx and
+//     innodb_lock_wait_timeout). Plain reads are consistent non-locking reads
+//     and never wait.
+//
+// Serialization failures and deadlocks (PostgreSQL 40001, 40P01), deadlocks
+// and lock wait timeouts (MySQL 1213, 1205) and busy or locked SQLite
+// databases become ErrStorageConflict, which foxstore.Update retries. Apply
+// and Sweep only write, so they retry such conflicts themselves (for up to
+// 30 s, bounded by ctx) instead of returning them.
+//
+// # Durability and failures
+//
+// A write has committed when it returns: SQLite runs with synchronous=FULL in
+// WAL mode; the servers with their own settings (PostgreSQL synchronous_commit,
+// InnoDB innodb_flush_log_at_trx_commit). When a server goes away, calls
+// fail with errors the front codes ErrStorageReadFailed or
+// ErrStorageWriteFailed, bounded by their ctx (connecting is bounded by a 10 s
+// dial timeout when the DSN sets none); broken connections are dropped from
+// the pool, and the store works again once the server is back. Error
+// messages never contain the DSN or the password.
+//
+// # Limits
+//
+//   - PostgreSQL: a btree entry holds at most about 2,700 bytes, so a stored
+//     key (namespace prefixes plus key) longer than that which does not
+//     compress is refused with ErrStorageInvalid. User keys (at most 1,024
+//     bytes) are far below it.
+//   - MySQL/MariaDB: a value larger than the server's max_allowed_packet
+//     (16 MiB by default on MariaDB, 64 MiB on MySQL 8) is refused with
+//     ErrStorageInvalid before it is sent, and Open logs a warning when
+//     max_value_size exceeds it. Raise max_allowed_packet on the server to
+//     store larger values; the store never changes server settings.
+//   - SQLite in memory (":memory:") uses a single connection, so an open
+//     transaction holds up every other call; use a file.
+package database
