@@ -53,6 +53,10 @@ type tx struct {
 
 	mu   sync.Mutex // one statement at a time on the transaction's connection
 	done bool       // guarded by mu
+	// doomed is the conflict that aborted the transaction at a read
+	// (PostgreSQL may detect a serialization failure there, MySQL a
+	// deadlock); Commit reports it. Guarded by mu.
+	doomed error
 }
 
 var errTxDone = driver.NewError(driver.CodeTxDone, "", "", nil)
@@ -63,11 +67,22 @@ func (t *tx) Get(ctx context.Context, key string) (driver.Entry, bool, error) {
 	if t.done {
 		return driver.Entry{}, false, errTxDone
 	}
+	if t.doomed != nil {
+		return t.s.Get(ctx, key)
+	}
 	st, err := t.s.txStmt(ctx, t.tx, t.s.d.getLocked)
 	if err != nil {
 		return driver.Entry{}, false, t.s.classify(ctx, err)
 	}
 	e, ok, err := getOne(ctx, st, key)
+	if err != nil && isConflict(err) && ctx.Err() == nil {
+		// The database aborted the transaction. The contract reports a
+		// lost race at Commit, so remember it, and answer this read and
+		// the next ones with plain reads: nothing the transaction does
+		// from here on will be applied.
+		t.doomed = t.s.classify(ctx, err)
+		return t.s.Get(ctx, key)
+	}
 	return e, ok, t.s.classify(ctx, err)
 }
 
@@ -78,6 +93,10 @@ func (t *tx) Commit(ctx context.Context, ws []driver.Write) error {
 		return errTxDone
 	}
 	t.done = true
+	if t.doomed != nil {
+		t.tx.Rollback()
+		return t.doomed
+	}
 	if err := t.s.checkSizes(ws); err != nil {
 		t.tx.Rollback()
 		return err
