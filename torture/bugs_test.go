@@ -13,6 +13,7 @@ import (
 	"github.com/foxstore/foxstore"
 	"github.com/foxstore/foxstore/backend/memory"
 	"github.com/foxstore/foxstore/driver"
+	"github.com/foxstore/foxstore/torture"
 )
 
 // Tests named TestBug_* reproduce bugs that this package found in other
@@ -179,3 +180,48 @@ func TestBug_SQLiteWriterSlotWaitsForPool(t *testing.T) {
 }
 
 func errorsIsNotFound(err error) bool { return errors.Is(err, foxstore.ErrStorageNotFound) }
+
+// TestBug_RedisRetriesWriteAfterLostReply: the redis backend lets go-redis
+// retry a command whose reply was lost (MaxRetries: 2 in newClient). A Set
+// whose first attempt was carried out is sent again on a new connection, and
+// takes effect a second time, after writes that other clients made, and
+// read, in between: an acknowledged write is silently overwritten by an
+// older one. TestRedisConnectionCuts/Linearizable finds it as a history that
+// is not linearizable (a Set whose call lasted across a cut, read by others,
+// overwritten, then back).
+//
+// Reproduction: Set(k, "first") through a proxy that loses the reply; in
+// between, another client reads "first" and writes "second"; once every
+// call has returned, k holds "first" again.
+func TestBug_RedisRetriesWriteAfterLostReply(t *testing.T) {
+	addr := serverEnv(t, envRedis, "a Redis address")
+	knownBug(t, "redis: go-redis retries (MaxRetries 2) re-apply a write whose reply was lost, after later writes")
+	ctx := t.Context()
+	p := torture.NewProxy(t, addr)
+	cfg := redisConfig(p.Addr())
+	cfg.CacheSize = 0
+	s := openCfg(t, cfg)
+	direct := cfg
+	direct.Redis.Addrs = []string{addr}
+	other := openCfg(t, direct)
+	t.Cleanup(func() { cleanRedis(t, direct) })
+
+	var seen any
+	var otherErr error
+	p.LoseNextReply(func() {
+		// The first attempt of the Set has been carried out.
+		seen, otherErr = other.Get(ctx, "k")
+		if otherErr == nil {
+			otherErr = other.Set(ctx, "k", "second", 0)
+		}
+	})
+	err := s.Set(ctx, "k", "first", 0)
+	if otherErr != nil {
+		t.Fatalf("the other client: %v", otherErr)
+	}
+	t.Logf(`Set(k, "first") returned %v; meanwhile another client read %v and then set "second"`, err, seen)
+	got, gerr := other.Get(ctx, "k")
+	if seen == "first" && got != "second" {
+		t.Errorf(`after Set(k, "first") was seen and then overwritten by Set(k, "second"), k holds %v (%v): the first Set took effect twice`, got, gerr)
+	}
+}

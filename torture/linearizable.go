@@ -1,11 +1,14 @@
 package torture
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -401,5 +404,64 @@ func checkLinearizable(t reporter, h []porcupine.Operation, round int) {
 		t.Errorf("round %d: history of %d operations is NOT linearizable (visualization failed: %v)", round, len(h), err)
 		return
 	}
-	t.Errorf("round %d: history of %d operations is NOT linearizable; open %s in a browser to see where", round, len(h), f.Name())
+	t.Errorf("round %d: history of %d operations is NOT linearizable; open %s in a browser to see where.%s", round, len(h), f.Name(), explain(h))
+}
+
+// explain finds the key whose history is not linearizable and describes
+// where the checker got stuck: the last operations it could place, and the
+// ones it could not place next.
+func explain(h []porcupine.Operation) string {
+	base := h[0].Call
+	for _, op := range h {
+		base = min(base, op.Call)
+	}
+	describe := func(op porcupine.Operation) string {
+		ret := fmt.Sprintf("%.3fms", float64(op.Return-base)/1e6)
+		if op.Output.(linOutput).Unknown {
+			ret = "never"
+		}
+		return fmt.Sprintf("client %d, called %.3fms, returned %s: %s", op.ClientId,
+			float64(op.Call-base)/1e6, ret, linModel.DescribeOperation(op.Input, op.Output))
+	}
+	for _, part := range linModel.Partition(h) {
+		res, info := porcupine.CheckOperationsVerbose(linModel, part, time.Minute)
+		if res != porcupine.Illegal {
+			continue
+		}
+		var longest []porcupine.Operation
+		for _, p := range info.PartialLinearizationsOperations() {
+			for _, l := range p {
+				if len(l) > len(longest) {
+					longest = l
+				}
+			}
+		}
+		var b strings.Builder
+		fmt.Fprintf(&b, "\nkey %s: %d of its %d operations can be placed in order; the last ones placed:",
+			part[0].Input.(linInput).Key, len(longest), len(part))
+		var state any = 0
+		for _, op := range longest {
+			_, state = linModel.Step(state, op.Input, op.Output)
+		}
+		for _, op := range longest[max(0, len(longest)-5):] {
+			b.WriteString("\n\t" + describe(op))
+		}
+		fmt.Fprintf(&b, "\nthe value is then %s, and none of these can come next:", describeVal(state.(int)))
+		placed := map[porcupine.Operation]bool{}
+		for _, op := range longest {
+			placed[op] = true
+		}
+		var rest []porcupine.Operation
+		for _, op := range part {
+			if !placed[op] {
+				rest = append(rest, op)
+			}
+		}
+		slices.SortFunc(rest, func(a, b porcupine.Operation) int { return cmp.Compare(a.Call, b.Call) })
+		for _, op := range rest[:min(len(rest), 8)] {
+			b.WriteString("\n\t" + describe(op))
+		}
+		return b.String()
+	}
+	return ""
 }
