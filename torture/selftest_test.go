@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"sync"
@@ -265,4 +266,23 @@ func TestSelfAppendChecks(t *testing.T) {
 			t.Errorf("want an error containing %q, got %q", c.want, got)
 		})
 	}
+}
+
+// TestSelfKillCatchesLostWrites runs Kill on a file store with async writes
+// and a long flush interval, claiming that nothing may be lost: the kills
+// must find lost acknowledged writes.
+func TestSelfKillCatchesLostWrites(t *testing.T) {
+	r := &recorder{t: t}
+	kill(t, r, func(t *testing.T, dir string) foxstore.StoragePlugin {
+		s, err := foxstore.Open(t.Context(), foxstore.Config{
+			Backend: "file", FilePath: filepath.Join(dir, "store.json"),
+			AsyncWrite: true, FlushInterval: time.Hour,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.(io.Closer).Close() })
+		return s
+	}, KillOptions{Kills: 2})
+	r.wantCaught("is lost")
 }
