@@ -2,6 +2,7 @@ package foxstore
 
 import (
 	"context"
+	"strconv"
 	"sync"
 	"time"
 
@@ -84,8 +85,11 @@ func (rc *readCache) get(ctx context.Context, b driver.Backend, key string) (dri
 		return c.e, c.ok, nil
 	}
 	rc.stats.misses.Add(1)
-	v, err, _ := rc.group.Do(key, func() (any, error) {
-		epoch := rc.currentEpoch()
+	// Misses share a backend read only within one epoch: a Get that starts
+	// after a write returned must not join a read that began before it.
+	epoch := rc.currentEpoch()
+	flight := key + "\x00" + strconv.FormatUint(epoch, 36)
+	v, err, _ := rc.group.Do(flight, func() (any, error) {
 		e, ok, err := b.Get(ctx, key)
 		if err != nil {
 			return nil, err

@@ -374,7 +374,7 @@ func (s *store) scan(ctx context.Context, op, pat string, fn func(key string, e 
 	}
 	p, err := pattern.Compile(pat)
 	if err != nil {
-		return invalid(op, "", fmt.Errorf("pattern %q: %w", pat, err))
+		return invalid(op, "", err)
 	}
 	b, err := s.begin(ctx, op, "", CodeReadFailed)
 	if err != nil {
