@@ -24,6 +24,10 @@ import (
 // whose ctx has no deadline while it connects.
 const dialTimeout = 10 * time.Second
 
+// mysqlIOTimeout bounds one read or write on a MySQL connection when the
+// DSN sets no readTimeout or writeTimeout.
+const mysqlIOTimeout = 90 * time.Second
+
 // sqliteBusyTimeout is how long SQLite waits for a lock held by another
 // process (and, through the writer slot, by another write of this one).
 const sqliteBusyTimeout = 5 * time.Second
@@ -87,6 +91,16 @@ func connectMySQL(dsn string, log *slog.Logger) (*connection, error) {
 	}
 	if mc.Timeout == 0 {
 		mc.Timeout = dialTimeout
+	}
+	// The driver ends a read or write when ctx ends, except in Commit and
+	// Rollback, which take no ctx: these bounds keep a server that stopped
+	// answering from holding them forever. They exceed InnoDB's default
+	// lock wait (50 s), which a locking read may legitimately spend.
+	if mc.ReadTimeout == 0 {
+		mc.ReadTimeout = mysqlIOTimeout
+	}
+	if mc.WriteTimeout == 0 {
+		mc.WriteTimeout = mysqlIOTimeout
 	}
 	if !strings.Contains(dsn, "maxAllowedPacket=") {
 		// 0 makes the driver use the server's max_allowed_packet, and

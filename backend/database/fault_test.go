@@ -358,6 +358,16 @@ func TestServerStalls(t *testing.T) {
 			if err := st.Set(t.Context(), "k", "v", 0); err != nil {
 				t.Fatal(err)
 			}
+			txCtx, txCancel := context.WithTimeout(t.Context(), time.Second)
+			defer txCancel()
+			tx, err := st.BeginTransaction(txCtx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := tx.Get("k"); err != nil {
+				t.Fatal(err)
+			}
+			tx.Set("k", "from tx")
 			p.stall()
 			ops := []struct {
 				name string
@@ -381,6 +391,20 @@ func TestServerStalls(t *testing.T) {
 					t.Fatalf("%s on a stalled server ignored its ctx", op.name)
 				}
 				cancel()
+			}
+			done := make(chan error, 1)
+			go func() {
+				err := tx.Commit()
+				tx.Rollback()
+				done <- err
+			}()
+			select {
+			case err := <-done:
+				if !errors.Is(err, context.DeadlineExceeded) || foxstore.CodeOf(err) != foxstore.CodeWriteFailed {
+					t.Errorf("Commit on a stalled server = %v, want DeadlineExceeded with code %d", err, foxstore.CodeWriteFailed)
+				}
+			case <-time.After(time.Minute):
+				t.Fatal("Commit or Rollback on a stalled server ignored the transaction's ctx")
 			}
 			p.restore()
 			waitFor(t, "a Get once traffic flows again", func() bool {

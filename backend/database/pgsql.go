@@ -214,8 +214,15 @@ type pgTx struct {
 	ctx context.Context // BeginTx's: it bounds the commit as it bounds the transaction
 }
 
-func (t *pgTx) Commit() error   { return t.tx.Commit(t.ctx) }
-func (t *pgTx) Rollback() error { return t.tx.Rollback(context.WithoutCancel(t.ctx)) }
+func (t *pgTx) Commit() error { return t.tx.Commit(t.ctx) }
+
+// Rollback must run even when the transaction's ctx has ended, but not
+// forever on a server that stopped answering.
+func (t *pgTx) Rollback() error {
+	ctx, cancel := cleanupContext(t.ctx)
+	defer cancel()
+	return t.tx.Rollback(ctx)
+}
 
 type pgRows struct {
 	rows pgx.Rows
@@ -327,7 +334,9 @@ func (s *Store) pgApplyOnce(ctx context.Context, w storeWrite) error {
 		if err != nil && !c.conn.IsClosed() && c.conn.PgConn().TxStatus() != 'I' {
 			// The statement failed: the COMMIT after it was skipped and the
 			// transaction is aborted. End it, so the connection can be reused.
-			if _, rerr := c.conn.Exec(context.WithoutCancel(ctx), "ROLLBACK"); rerr != nil {
+			rctx, cancel := cleanupContext(ctx)
+			defer cancel()
+			if _, rerr := c.conn.Exec(rctx, "ROLLBACK"); rerr != nil {
 				c.conn.Close(context.Background())
 			}
 		}

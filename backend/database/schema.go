@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"time"
 
 	"github.com/foxstore/foxstore/driver"
 )
@@ -29,7 +30,11 @@ func (s *Store) migrate(ctx context.Context, table string) error {
 		if _, err := conn.ExecContext(ctx, "SET lock_timeout = '30s'"); err != nil {
 			return err
 		}
-		defer conn.ExecContext(context.WithoutCancel(ctx), "RESET lock_timeout")
+		defer func() {
+			cctx, cancel := cleanupContext(ctx)
+			defer cancel()
+			conn.ExecContext(cctx, "RESET lock_timeout")
+		}()
 	}
 	tx, err := conn.BeginTx(ctx, nil) // SQLite: BEGIN IMMEDIATE, the write lock
 	if err != nil {
@@ -62,7 +67,11 @@ func (s *Store) migrateMySQL(ctx context.Context, conn *sql.Conn, table string) 
 	if !got.Valid || got.Int64 != 1 {
 		return driver.NewError(driver.CodeConflict, "", "", errors.New("timed out waiting for another process to migrate the schema"))
 	}
-	defer conn.ExecContext(context.WithoutCancel(ctx), "DO RELEASE_LOCK(CONCAT(DATABASE(), '.foxstore_schema'))")
+	defer func() {
+		cctx, cancel := cleanupContext(ctx)
+		defer cancel()
+		conn.ExecContext(cctx, "DO RELEASE_LOCK(CONCAT(DATABASE(), '.foxstore_schema'))")
+	}()
 	return s.migrateSteps(ctx, conn, table)
 }
 
@@ -95,4 +104,11 @@ func (s *Store) migrateSteps(ctx context.Context, q execQuerier, table string) e
 		return fmt.Errorf("table %s does not have foxstore's columns (k, v, exp): %w", table, err)
 	}
 	return nil
+}
+
+// cleanupContext is for statements that must run after ctx has ended
+// (ROLLBACK, releasing a lock), bounded so that a server that stopped
+// answering cannot hold them forever.
+func cleanupContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 }
