@@ -45,10 +45,14 @@ type tx struct {
 	slot    int                 // on a cluster, the hash slot of every key; -1 until known
 	watched map[string]struct{} // keys already WATCHed
 	armed   bool                // a WATCH may still be active on conn
+	broken  bool                // conn failed below the Redis protocol: the pool drops it
 	done    bool
 }
 
-var errTxEnded = errors.New("redis transaction already ended")
+var (
+	errTxEnded  = errors.New("redis transaction already ended")
+	errTxBroken = errors.New("the transaction's connection failed and its WATCHes are lost; run the transaction again")
+)
 
 // Get implements driver.Tx: WATCH key, then GET it, in one round trip on the
 // transaction's own connection, so any change after the read fails the
@@ -58,6 +62,9 @@ func (t *tx) Get(ctx context.Context, key string) (driver.Entry, bool, error) {
 	defer t.mu.Unlock()
 	if t.done {
 		return driver.Entry{}, false, errTxEnded
+	}
+	if t.broken {
+		return driver.Entry{}, false, errTxBroken
 	}
 	if err := t.sameSlot(key); err != nil {
 		return driver.Entry{}, false, err
@@ -92,6 +99,7 @@ func (t *tx) Get(ctx context.Context, key string) (driver.Entry, bool, error) {
 		return driver.Entry{}, false, nil
 	}
 	if err != nil {
+		t.noteBroken(err)
 		return driver.Entry{}, false, t.s.txErr(ctx, err)
 	}
 	e, err := decodeEntry([]byte(get.Val()))
@@ -125,6 +133,9 @@ func (t *tx) Commit(ctx context.Context, ws []driver.Write) error {
 		return errTxEnded
 	}
 	defer t.finish()
+	if t.broken {
+		return errTxBroken
+	}
 	if t.s.cluster != nil && len(ws) > 0 {
 		slot, err := writeSlot(ws)
 		if err != nil {
@@ -154,6 +165,7 @@ func (t *tx) Commit(ctx context.Context, ws []driver.Write) error {
 			errors.New("a key read by the transaction changed before commit"))
 	}
 	if err != nil {
+		t.noteBroken(err)
 		for _, c := range cmds {
 			if isRedirect(c.Err()) {
 				err = c.Err()
@@ -174,8 +186,9 @@ func (t *tx) Rollback() error {
 }
 
 // finish ends the transaction and hands its connection back, without WATCHes
-// left on it. If UNWATCH fails the connection is broken, and the pool drops
-// it rather than reuse it. The caller holds t.mu.
+// left on it: UNWATCH, unless the connection is broken anyway. If UNWATCH
+// fails, the connection is broken too, and the pool drops it rather than
+// reuse it. The caller holds t.mu.
 func (t *tx) finish() {
 	if t.done {
 		return
@@ -185,13 +198,23 @@ func (t *tx) finish() {
 	if t.conn == nil {
 		return
 	}
-	if t.armed {
+	if t.armed && !t.broken {
 		ctx, cancel := context.WithTimeout(context.Background(), unwatchTimeout)
 		t.conn.Do(ctx, "unwatch")
 		cancel()
 	}
 	t.conn.Close()
 	t.conn = nil
+}
+
+// noteBroken records an error that did not come from the server: a network
+// failure or a timeout, after which the client closes the connection. The
+// WATCHes went with it, so the transaction cannot go on.
+func (t *tx) noteBroken(err error) {
+	var reply goredis.Error
+	if !errors.As(err, &reply) {
+		t.broken = true
+	}
 }
 
 // txConn returns a connection of the transaction pool to the server that
