@@ -47,13 +47,16 @@ type Store struct {
 
 	// wmu orders writes: each is applied in memory and its record queued
 	// under wmu, so that memory and the log agree on the order of writes.
-	wmu      sync.Mutex
-	seq      uint64        // last sequence number handed out
-	pend     []byte        // records not yet written to the log
-	waiting  []*commit     // sync mode: the commits of pend, in order
-	broken   error         // the log is in an unknown state: every write fails
-	flushErr error         // async mode: the last flush failed
-	flushed  chan struct{} // closed and replaced after every flush attempt
+	wmu       sync.Mutex
+	seq       uint64        // last sequence number handed out
+	pend      []byte        // records not yet written to the log
+	waiting   []*commit     // sync mode: the commits of pend, in order
+	leading   bool          // sync mode: a writer is flushing for the others
+	lastGroup int           // sync mode: records in the last flush
+	flushDone sync.Cond     // on wmu: broadcast after every flush attempt
+	broken    error         // the log is in an unknown state: every write fails
+	flushErr  error         // async mode: the last flush failed
+	flushed   chan struct{} // closed and replaced after every flush attempt
 
 	// smu serialises writing, syncing and switching the active segment.
 	smu       sync.Mutex
@@ -126,6 +129,7 @@ func Open(ctx context.Context, cfg driver.Config) (*Store, error) {
 		stop:       make(chan struct{}),
 		kick:       make(chan struct{}, 1),
 	}
+	s.flushDone.L = &s.wmu
 	s.bgCtx, s.bgCancel = context.WithCancel(context.Background())
 	if s.readOnly {
 		err = s.openReadOnly(ctx)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"os"
+	"runtime"
 	"strconv"
 	"time"
 
@@ -89,8 +90,8 @@ func createSegment(n names, after uint64) (*os.File, int64, error) {
 // commit is a write waiting for its record to be durable (sync mode).
 type commit struct {
 	undo []driver.Write // the entries the write replaced, to take it back
-	done bool           // guarded by Store.smu
-	err  error          // guarded by Store.smu
+	done bool           // guarded by Store.wmu
+	err  error          // guarded by Store.wmu
 }
 
 // maxPending bounds the bytes of records waiting for the log in async mode;
@@ -158,22 +159,42 @@ func (s *Store) write(ctx context.Context, ws []driver.Write, mt driver.Tx) erro
 		c = &commit{undo: undo}
 		s.waiting = append(s.waiting, c)
 	}
-	full := len(s.pend) >= maxPending/2
-	s.wmu.Unlock()
 	if s.async {
+		full := len(s.pend) >= maxPending/2
+		s.wmu.Unlock()
 		if full {
 			s.kickFlusher()
 		}
 		return nil
 	}
-	s.smu.Lock()
-	if !c.done {
-		// Lead a group: write and sync every record queued so far, this
-		// one and those of the writers now waiting for smu.
+	// Group commit: if no writer is flushing, this one leads: it writes
+	// and syncs every record queued so far, its own and those of the
+	// writers that queued while the previous flush ran. Others wait for
+	// the flush that carries their record.
+	for !c.done {
+		if s.leading {
+			s.flushDone.Wait()
+			continue
+		}
+		s.leading = true
+		// The writers of the previous group are on their way back with
+		// their next writes: yield a few times so that they join this
+		// group rather than wait for the next one.
+		for i := 0; i < 16 && len(s.waiting) < s.lastGroup; i++ {
+			s.wmu.Unlock()
+			runtime.Gosched()
+			s.wmu.Lock()
+		}
+		s.wmu.Unlock()
+		s.smu.Lock()
 		s.flushLocked()
+		s.smu.Unlock()
+		s.wmu.Lock()
+		s.leading = false
+		s.flushDone.Broadcast()
 	}
 	err = c.err
-	s.smu.Unlock()
+	s.wmu.Unlock()
 	return err
 }
 
@@ -241,14 +262,17 @@ func (s *Store) flushLocked() error {
 	s.segSize += int64(len(buf))
 	s.durable = last
 	s.logBytes.Add(int64(len(buf)))
-	for _, c := range q {
-		c.done = true
-	}
 	if cap(buf) > 4<<20 {
 		buf = nil // do not keep a huge buffer after a huge write
 	}
 	s.spare = buf
 	s.wmu.Lock()
+	for _, c := range q {
+		c.done = true
+	}
+	if len(q) > 0 {
+		s.lastGroup = len(q)
+	}
 	s.flushErr = nil
 	s.notifyFlushedLocked()
 	s.wmu.Unlock()
@@ -318,9 +342,12 @@ func (s *Store) stickyErr() error {
 	return s.flushErr
 }
 
+// notifyFlushedLocked wakes the writers waiting for a flush; the caller
+// holds wmu.
 func (s *Store) notifyFlushedLocked() {
 	close(s.flushed)
 	s.flushed = make(chan struct{})
+	s.flushDone.Broadcast()
 }
 
 func (s *Store) segPath() string { return s.n.segment(s.segAfter) }
