@@ -158,3 +158,22 @@ func cleanRedis(t testing.TB, cfg foxstore.Config) {
 		t.Logf("cleaning up namespace %s: %v", cfg.Namespace, err)
 	}
 }
+
+// eachBackend runs fn as a subtest per backend, each with a function that
+// opens a fresh, empty store; the server backends skip without their
+// variable.
+func eachBackend(t *testing.T, fn func(t *testing.T, newStore func(*testing.T) foxstore.StoragePlugin)) {
+	for _, b := range []struct {
+		name     string
+		newStore func(*testing.T) foxstore.StoragePlugin
+	}{
+		{"memory", newMemory},
+		{"file", newFile(false)},
+		{"sqlite", newSQLite},
+		{"postgres", newPostgres},
+		{"mysql", newMySQL},
+		{"redis", newRedis},
+	} {
+		t.Run(b.name, func(t *testing.T) { fn(t, b.newStore) })
+	}
+}
