@@ -159,6 +159,9 @@ them instead of stopping.`,
 			default:
 				return usage("--format %q: want auto, jsonl or bbolt", format)
 			}
+			if err := checkProgress(a.progress); err != nil {
+				return err
+			}
 			var src dump.Source
 			var in io.Reader = a.stdin
 			var reader *dump.Reader
@@ -323,6 +326,9 @@ may or may not be copied.`,
 		RunE: func(cmd *cobra.Command, args []string) (err error) {
 			if to == "" {
 				return usage("migrate needs --to STORE")
+			}
+			if err := checkProgress(progressArg); err != nil {
+				return err
 			}
 			a.progress = progressArg
 			var src cli.Target

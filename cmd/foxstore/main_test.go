@@ -377,6 +377,7 @@ func TestErrors(t *testing.T) {
 		{[]string{"import", notDump}, 2, "not a readable bbolt database"},
 		{[]string{"import", "x", "--format", "csv"}, 2, "--format"},
 		{[]string{"migrate"}, 2, "needs --to"},
+		{[]string{"migrate", "--to", "memory://", "--progress", "sometimes"}, 2, "--progress"},
 		{[]string{"migrate", "--to", "ftp://host/x"}, 2, "unknown scheme"},
 		{[]string{"migrate", "--to", "bbolt:///x.db"}, 2, "only be a source"},
 		{[]string{"migrate", "--to", "file://" + filepath.ToSlash(e.defaultStore())}, 2, "same store"},

@@ -18,6 +18,15 @@ type progress struct {
 	drawn bool
 }
 
+// checkProgress validates a --progress value.
+func checkProgress(mode string) error {
+	switch mode {
+	case "auto", "always", "never":
+		return nil
+	}
+	return usage("--progress %q: want auto, always or never", mode)
+}
+
 // newProgress enables the bar according to mode: "auto" (on when stderr
 // is a terminal), "always" or "never".
 func (a *app) newProgress(label string) *progress {

@@ -238,9 +238,9 @@ func DefaultFilePath() (string, error) {
 //	redis://[user:pass@]host:port[/db][?addr=host2:port]
 //	bbolt:///path/musicfox.db[?bucket=default_bucket]   (read-only, a source only)
 //
-// Every URL except bbolt, postgres and mysql takes ?namespace=NS; postgres and
-// mysql take it too and pass the rest of the query to the driver.
-// ?table=NAME sets the database table.
+// Every store URL takes ?namespace=NS, and database URLs ?table=NAME; postgres
+// and mysql URLs pass the rest of their query to the database driver, the
+// others refuse unknown parameters.
 func ParseTarget(s string) (Target, error) {
 	const op = "parse store URL"
 	scheme, rest, ok := strings.Cut(s, "://")
