@@ -339,3 +339,26 @@ func TestOpenErrors(t *testing.T) {
 		t.Errorf("Open of a closed port = %v, want ErrStorageReadFailed", err)
 	}
 }
+
+func TestHealth(t *testing.T) {
+	forEachTarget(t, func(t *testing.T, tg target) {
+		st := openStore(t, tg.addrs, randomName("fx-"))
+		st.Set(t.Context(), "k", 1, 0)
+		h := st.HealthCheck()
+		if !h.Healthy {
+			t.Fatalf("HealthCheck: %s", h.Message)
+		}
+		want := map[bool]string{false: "single", true: "cluster"}[tg.cluster]
+		if h.Details["redis_mode"] != want {
+			t.Errorf("redis_mode = %v, want %s", h.Details["redis_mode"], want)
+		}
+		for _, k := range []string{"redis_pool_total_conns", "redis_pool_idle_conns", "redis_tx_pool_total_conns", "redis_ping"} {
+			if _, ok := h.Details[k]; !ok {
+				t.Errorf("HealthCheck details lack %s: %v", k, h.Details)
+			}
+		}
+		if n, _ := h.Details["redis_pool_total_conns"].(uint32); n == 0 {
+			t.Errorf("redis_pool_total_conns = %v after a write", h.Details["redis_pool_total_conns"])
+		}
+	})
+}

@@ -8,12 +8,23 @@ import (
 	"github.com/foxstore/foxstore/storagetest"
 )
 
+// withCache turns the front's read cache on, at its YAML default size.
+func withCache(c *foxstore.Config) { c.CacheSize = foxstore.DefaultConfig().CacheSize }
+
 // TestConformance runs the whole contract against one Redis server, each
-// store in a namespace of its own that is removed afterwards.
+// store in a namespace of its own that is removed afterwards, with and
+// without the front's read cache.
 func TestConformance(t *testing.T) {
 	addrs := singleAddrs(t)
-	storagetest.Run(t, func(t *testing.T) foxstore.StoragePlugin {
-		return openStore(t, addrs, randomName("fx-"))
+	t.Run("NoCache", func(t *testing.T) {
+		storagetest.Run(t, func(t *testing.T) foxstore.StoragePlugin {
+			return openStore(t, addrs, randomName("fx-"))
+		})
+	})
+	t.Run("Cache", func(t *testing.T) {
+		storagetest.Run(t, func(t *testing.T) foxstore.StoragePlugin {
+			return openStore(t, addrs, randomName("fx-"), withCache)
+		})
 	})
 }
 
@@ -25,7 +36,7 @@ func TestConformance(t *testing.T) {
 func TestConformanceCluster(t *testing.T) {
 	addrs := clusterAddrs(t)
 	storagetest.Run(t, func(t *testing.T) foxstore.StoragePlugin {
-		return openStore(t, addrs, "{"+randomName("fx-")+"}")
+		return openStore(t, addrs, "{"+randomName("fx-")+"}", withCache)
 	})
 }
 
