@@ -30,7 +30,10 @@
 // SCAN with a MATCH on the escaped literal prefix of the range (on every
 // master of a cluster, or only on the master of the prefix's hash tag),
 // fetches the values page by page in the same round trips, keeps the keys of
-// the range and sorts them, as the front needs them in ascending order.
+// the range and sorts them, as the front needs them in ascending order. Every
+// key in a store's range is taken for a foxstore entry: a foreign string
+// value there reads as ErrStorageCorrupted (keys of other Redis types are
+// skipped by scans), so a store shares a database only under a namespace.
 //
 // Transactions are optimistic. The first Tx.Get takes a connection of its
 // own from a second pool, so that open transactions never starve plain reads;
