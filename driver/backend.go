@@ -157,8 +157,10 @@ type Driver struct {
 }
 
 // MaxStoredKeyLen bounds the keys a backend must accept: a user key plus its
-// namespace prefixes. It fits a MySQL InnoDB index.
-const MaxStoredKeyLen = 3072
+// namespace prefixes (a 1024-byte key in a namespace with a 1024-byte name
+// fits). It stays under PostgreSQL's B-tree entry limit (about 2700 bytes)
+// and MySQL InnoDB's index limit (3072 bytes).
+const MaxStoredKeyLen = 2600
 
 var (
 	driversMu sync.RWMutex
