@@ -2,6 +2,7 @@ package file
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -259,7 +260,8 @@ func skipString(b []byte, i int) (int, error) {
 	}
 }
 
-// parseString decodes the JSON string that is exactly b.
+// parseString decodes the JSON string that is exactly b, as encoding/json
+// would.
 func parseString(b []byte) (string, error) {
 	if len(b) < 2 || b[0] != '"' || b[len(b)-1] != '"' {
 		return "", errSyntax
@@ -275,11 +277,90 @@ func parseString(b []byte) (string, error) {
 	if plain && utf8.Valid(inner) {
 		return string(inner), nil
 	}
+	if s, ok := unescape(inner); ok {
+		return s, nil
+	}
+	// Anything unusual (invalid UTF-8, lone surrogates) takes the slow,
+	// authoritative path.
 	var s string
 	if err := json.Unmarshal(b, &s); err != nil {
 		return "", errSyntax
 	}
 	return s, nil
+}
+
+// unescape decodes the inside of a JSON string made of valid UTF-8 and the
+// usual escapes; ok is false for anything else.
+func unescape(in []byte) (string, bool) {
+	out := make([]byte, 0, len(in))
+	for i := 0; i < len(in); {
+		c := in[i]
+		switch {
+		case c == '\\':
+			if i+1 >= len(in) {
+				return "", false
+			}
+			switch e := in[i+1]; e {
+			case '"', '\\', '/':
+				out = append(out, e)
+			case 'b':
+				out = append(out, '\b')
+			case 'f':
+				out = append(out, '\f')
+			case 'n':
+				out = append(out, '\n')
+			case 'r':
+				out = append(out, '\r')
+			case 't':
+				out = append(out, '\t')
+			case 'u':
+				r, ok := hex4(in[i+2:])
+				if !ok || r >= 0xd800 && r < 0xe000 {
+					return "", false // surrogates: leave them to encoding/json
+				}
+				out = utf8.AppendRune(out, r)
+				i += 6
+				continue
+			default:
+				return "", false
+			}
+			i += 2
+		case c < 0x20 || c == '"':
+			return "", false
+		case c < utf8.RuneSelf:
+			out = append(out, c)
+			i++
+		default:
+			r, n := utf8.DecodeRune(in[i:])
+			if r == utf8.RuneError && n == 1 {
+				return "", false
+			}
+			out = append(out, in[i:i+n]...)
+			i += n
+		}
+	}
+	return string(out), true
+}
+
+func hex4(b []byte) (rune, bool) {
+	if len(b) < 4 {
+		return 0, false
+	}
+	var r rune
+	for _, c := range b[:4] {
+		switch {
+		case c >= '0' && c <= '9':
+			c -= '0'
+		case c >= 'a' && c <= 'f':
+			c = c - 'a' + 10
+		case c >= 'A' && c <= 'F':
+			c = c - 'A' + 10
+		default:
+			return 0, false
+		}
+		r = r<<4 | rune(c)
+	}
+	return r, true
 }
 
 // parseUint decodes a JSON number that is a non-negative integer.
@@ -295,8 +376,9 @@ func parseUint(b []byte) (uint64, error) {
 }
 
 // members calls fn with the name and raw value of each member of the JSON
-// object that is exactly obj (compact: no whitespace between tokens).
-func members(obj []byte, fn func(name string, val []byte) error) error {
+// object that is exactly obj (compact: no whitespace between tokens). The
+// name is only valid during the call.
+func members(obj []byte, fn func(name []byte, val []byte) error) error {
 	if len(obj) < 2 || obj[0] != '{' || obj[len(obj)-1] != '}' {
 		return errSyntax
 	}
@@ -309,9 +391,13 @@ func members(obj []byte, fn func(name string, val []byte) error) error {
 		if err != nil {
 			return err
 		}
-		name, err := parseString(obj[i:end])
-		if err != nil {
-			return err
+		name := obj[i+1 : end-1]
+		if bytes.IndexByte(name, '\\') >= 0 {
+			s, err := parseString(obj[i:end])
+			if err != nil {
+				return err
+			}
+			name = []byte(s)
 		}
 		if end >= len(obj) || obj[end] != ':' {
 			return errSyntax
@@ -434,9 +520,9 @@ type rawEntry struct {
 func parseRawEntry(b []byte) (rawEntry, error) {
 	var e rawEntry
 	var hasKey, hasVal bool
-	err := members(b, func(name string, v []byte) error {
+	err := members(b, func(name, v []byte) error {
 		var err error
-		switch name {
+		switch string(name) {
 		case "k":
 			e.key, err = parseKey(v)
 			hasKey = true
@@ -486,11 +572,32 @@ func (e rawEntry) write() (driver.Write, error) {
 	if e.del {
 		return driver.Write{Key: e.key, Delete: true}, nil
 	}
-	v, err := driver.ValueFromJSON(e.typ, e.val)
+	v, err := decodeValue(e.typ, e.val)
 	if err != nil {
 		return driver.Write{}, err
 	}
 	return driver.Write{Key: e.key, Entry: driver.Entry{Value: v, Expires: e.exp}}, nil
+}
+
+// decodeValue is driver.ValueFromJSON with fast paths for the commonest
+// types, which build the same Value through driver.EncodeValue.
+func decodeValue(typ string, js []byte) (driver.Value, error) {
+	switch typ {
+	case "string":
+		if len(js) > 0 && js[0] == '"' {
+			if s, err := parseString(js); err == nil {
+				return driver.EncodeValue(s)
+			}
+		}
+	case "bytes":
+		if len(js) >= 2 && js[0] == '"' && js[len(js)-1] == '"' {
+			raw := make([]byte, base64.StdEncoding.DecodedLen(len(js)-2))
+			if n, err := base64.StdEncoding.Decode(raw, js[1:len(js)-1]); err == nil {
+				return driver.EncodeValue(raw[:n])
+			}
+		}
+	}
+	return driver.ValueFromJSON(typ, js)
 }
 
 // parseEntry parses and decodes one entry object.
@@ -515,8 +622,8 @@ func parseRecord(line []byte) (record, error) {
 	}
 	var r record
 	var hasSeq, hasW bool
-	err := members(line, func(name string, v []byte) error {
-		switch name {
+	err := members(line, func(name, v []byte) error {
+		switch string(name) {
 		case "seq":
 			n, err := parseUint(v)
 			r.seq, hasSeq = n, true

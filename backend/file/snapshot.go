@@ -156,9 +156,9 @@ func parseSnapHeader(header []byte) (uint64, error) {
 	var kind string
 	var version, seq uint64
 	var hasSeq bool
-	err := members(obj, func(name string, v []byte) error {
+	err := members(obj, func(name, v []byte) error {
 		var err error
-		switch name {
+		switch string(name) {
 		case "foxstore":
 			kind, err = parseString(v)
 		case "version":
@@ -228,19 +228,38 @@ func loadEntries(sn snapshot, mem *memory.Store, nowMs int64) error {
 		err         error
 	}
 	res := make([]result, len(chunks))
+	// Parsing runs on every core; one goroutine inserts, since inserts of
+	// many keys take all the memory store's shard locks anyway.
+	const batchLen = 1024
+	batches := make(chan []driver.Write, 2*len(chunks))
+	free := make(chan []driver.Write, 4*len(chunks))
+	applied := make(chan struct{})
+	go func() {
+		defer close(applied)
+		for b := range batches {
+			_ = mem.Apply(context.Background(), b)
+			clear(b)
+			select {
+			case free <- b[:0]:
+			default:
+			}
+		}
+	}()
+	newBatch := func() []driver.Write {
+		select {
+		case b := <-free:
+			return b
+		default:
+			return make([]driver.Write, 0, batchLen)
+		}
+	}
 	var wg sync.WaitGroup
 	for ci, chunk := range chunks {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			r := &res[ci]
-			batch := make([]driver.Write, 0, 512)
-			flush := func() {
-				if len(batch) > 0 {
-					_ = mem.Apply(context.Background(), batch)
-					batch = batch[:0]
-				}
-			}
+			batch := newBatch()
 			r.err = entryLines(chunk, ci == len(chunks)-1, func(obj []byte) error {
 				w, err := parseEntry(obj)
 				if err != nil {
@@ -261,15 +280,20 @@ func loadEntries(sn snapshot, mem *memory.Store, nowMs int64) error {
 					return nil
 				}
 				batch = append(batch, w)
-				if len(batch) == cap(batch) {
-					flush()
+				if len(batch) == batchLen {
+					batches <- batch
+					batch = newBatch()
 				}
 				return nil
 			})
-			flush()
+			if len(batch) > 0 {
+				batches <- batch
+			}
 		}()
 	}
 	wg.Wait()
+	close(batches)
+	<-applied
 	total := 0
 	for i, r := range res {
 		if r.err != nil {

@@ -36,9 +36,9 @@ func parseSegHeader(line []byte) (uint64, error) {
 	var kind string
 	var version, after uint64
 	var hasAfter bool
-	err := members(line, func(name string, v []byte) error {
+	err := members(line, func(name, v []byte) error {
 		var err error
-		switch name {
+		switch string(name) {
 		case "foxstore":
 			kind, err = parseString(v)
 		case "version":
