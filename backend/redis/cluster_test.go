@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	goredis "github.com/redis/go-redis/v9"
 
@@ -224,5 +225,164 @@ func TestClusterSlotsAgree(t *testing.T) {
 		if got := slotOf(k); int64(got) != want {
 			t.Errorf("slotOf(%q) = %d, CLUSTER KEYSLOT says %d", k, got, want)
 		}
+	}
+}
+
+// moveSlot migrates a hash slot, keys included, to the master dst, the way
+// redis-cli --cluster reshard does, and returns the master it came from.
+func moveSlot(t *testing.T, raw *goredis.ClusterClient, slot int, dst *goredis.Client) *goredis.Client {
+	t.Helper()
+	ctx := context.Background() // it also runs from t.Cleanup, after t.Context ends
+	var (
+		mu      sync.Mutex
+		masters []*goredis.Client
+	)
+	err := raw.ForEachMaster(ctx, func(ctx context.Context, c *goredis.Client) error {
+		mu.Lock()
+		masters = append(masters, c)
+		mu.Unlock()
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var src *goredis.Client
+	for _, m := range masters {
+		if owner(t, m, slot) == m.Options().Addr {
+			src = m
+		}
+	}
+	if src == nil {
+		t.Fatalf("no master owns slot %d", slot)
+	}
+	if src.Options().Addr == dst.Options().Addr {
+		return src
+	}
+	id := func(c *goredis.Client) string { return c.Do(ctx, "cluster", "myid").Val().(string) }
+	srcID, dstID := id(src), id(dst)
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatalf("moving slot %d: %v", slot, err)
+		}
+	}
+	must(dst.Do(ctx, "cluster", "setslot", slot, "importing", srcID).Err())
+	must(src.Do(ctx, "cluster", "setslot", slot, "migrating", dstID).Err())
+	host, port, _ := strings.Cut(dst.Options().Addr, ":")
+	for {
+		keys, err := src.ClusterGetKeysInSlot(ctx, slot, 100).Result()
+		must(err)
+		if len(keys) == 0 {
+			break
+		}
+		args := []any{"migrate", host, port, "", 0, 5000, "keys"}
+		for _, k := range keys {
+			args = append(args, k)
+		}
+		must(src.Do(ctx, args...).Err())
+	}
+	// The destination first (it bumps its config epoch, so its claim wins
+	// over gossip), then the source, then the others.
+	must(dst.Do(ctx, "cluster", "setslot", slot, "node", dstID).Err())
+	must(src.Do(ctx, "cluster", "setslot", slot, "node", dstID).Err())
+	for _, m := range masters {
+		if m != src && m.Options().Addr != dst.Options().Addr {
+			must(m.Do(ctx, "cluster", "setslot", slot, "node", dstID).Err())
+		}
+	}
+	// Wait until every master names dst as the owner.
+	deadline := time.Now().Add(20 * time.Second)
+	for _, m := range masters {
+		for owner(t, m, slot) != dst.Options().Addr {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s does not agree that slot %d moved to %s", m.Options().Addr, slot, dst.Options().Addr)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	return src
+}
+
+// owner returns the address of the master that c thinks owns slot.
+func owner(t *testing.T, c *goredis.Client, slot int) string {
+	t.Helper()
+	ranges, err := c.ClusterSlots(context.Background()).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range ranges {
+		if int(r.Start) <= slot && slot <= int(r.End) {
+			return r.Nodes[0].Addr
+		}
+	}
+	return ""
+}
+
+// TestClusterSlotMoves moves the slot of a transaction's keys to another
+// master between its read and its commit: the commit fails with
+// ErrStorageConflict and applies nothing, Update gets through on the new
+// master, and plain operations follow the slot.
+func TestClusterSlotMoves(t *testing.T) {
+	addrs := clusterAddrs(t)
+	ctx := t.Context()
+	ns := "{" + randomName("fx-") + "}"
+	st := openStore(t, addrs, ns)
+	raw := rawClient(t, addrs).(*goredis.ClusterClient)
+	slot := slotOf(nsPrefix(ns))
+
+	home, err := raw.MasterForKey(ctx, nsPrefix(ns))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var (
+		mu   sync.Mutex
+		away *goredis.Client
+	)
+	raw.ForEachMaster(ctx, func(ctx context.Context, c *goredis.Client) error {
+		mu.Lock()
+		defer mu.Unlock()
+		if c.Options().Addr != home.Options().Addr {
+			away = c
+		}
+		return nil
+	})
+	if away == nil {
+		t.Skip("the cluster has one master")
+	}
+	t.Cleanup(func() { moveSlot(t, raw, slot, home) })
+
+	if err := st.Set(ctx, "n", 0, 0); err != nil {
+		t.Fatal(err)
+	}
+	tx, _ := st.BeginTransaction(ctx)
+	if _, err := tx.Get("n"); err != nil {
+		t.Fatal(err)
+	}
+	moveSlot(t, raw, slot, away)
+	tx.Set("n", 100)
+	if err := tx.Commit(); !errors.Is(err, foxstore.ErrStorageConflict) {
+		t.Errorf("Commit after the slot moved = %v, want ErrStorageConflict", err)
+	}
+
+	for range 3 {
+		err := foxstore.Update(ctx, st, func(tx foxstore.Transaction) error {
+			v, err := tx.Get("n")
+			if err != nil {
+				return err
+			}
+			return tx.Set("n", v.(int)+1)
+		})
+		if err != nil {
+			t.Fatalf("Update after the slot moved: %v", err)
+		}
+	}
+	if v, err := st.Get(ctx, "n"); err != nil || v != 3 {
+		t.Errorf("Get(n) = %v, %v; want 3", v, err)
+	}
+	if err := st.SetBatch(ctx, map[string]any{"a": 1, "b": 2}); err != nil {
+		t.Errorf("SetBatch after the slot moved: %v", err)
+	}
+	if keys, err := st.Keys(ctx, "*"); err != nil || !slices.Equal(keys, []string{"a", "b", "n"}) {
+		t.Errorf("Keys after the slot moved = %q, %v", keys, err)
 	}
 }
