@@ -25,7 +25,7 @@ func failWrites(s *Store, fail *atomic.Bool) {
 	s.writeHook = func(buf []byte) error {
 		if fail.Load() {
 			// Part of the batch reaches the file, as on a full disk.
-			s.seg.Write(buf[:len(buf)/2])
+			s.seg.WriteAt(buf[:len(buf)/2], s.segSize)
 			return errInjected
 		}
 		return nil

@@ -54,9 +54,6 @@ func writePID(path string) error {
 	// Fixed width, so that a shorter PID never leaves digits of a longer one.
 	rec := fmt.Sprintf("pid %-20d\n", os.Getpid())
 	_, err = f.WriteAt([]byte(rec), pidOffset)
-	if serr := f.Sync(); err == nil {
-		err = serr
-	}
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}

@@ -237,7 +237,7 @@ func (s *Store) settle(st *state) error {
 		}
 	}
 	if a := st.active; a != nil && a.end > 0 {
-		f, err := os.OpenFile(n.segment(a.after), os.O_WRONLY|os.O_APPEND, 0o600)
+		f, err := os.OpenFile(n.segment(a.after), os.O_WRONLY, 0o600)
 		if err != nil {
 			return err
 		}

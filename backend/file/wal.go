@@ -65,10 +65,13 @@ func parseSegHeader(line []byte) (uint64, error) {
 }
 
 // createSegment creates (or empties) the segment for the records after
-// after, durably, and returns it opened for appending.
+// after, durably, and returns it opened for writing. Records are written at
+// explicit offsets (WriteAt) rather than with O_APPEND, because Windows
+// cannot truncate a file opened for appending, and a failed write is cut
+// off with Truncate.
 func createSegment(n names, after uint64) (*os.File, int64, error) {
 	path := n.segment(after)
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_TRUNC|os.O_WRONLY|os.O_APPEND, 0o600)
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -289,7 +292,7 @@ func (s *Store) appendLog(buf []byte) error {
 			return err
 		}
 	}
-	if _, err := s.seg.Write(buf); err != nil {
+	if _, err := s.seg.WriteAt(buf, s.segSize); err != nil {
 		return err
 	}
 	return s.seg.Sync()
