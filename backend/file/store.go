@@ -97,6 +97,7 @@ var (
 	_ driver.Sweeper        = (*Store)(nil)
 	_ driver.Flusher        = (*Store)(nil)
 	_ driver.HealthReporter = (*Store)(nil)
+	_ driver.Backuper       = (*Store)(nil)
 )
 
 // Open opens the store at cfg.FilePath (DefaultPath when empty), creating
