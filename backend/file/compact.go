@@ -71,12 +71,19 @@ func (s *Store) maybeCompact() {
 // the backups and deletes the log segments no snapshot needs any more.
 // Writes continue meanwhile; they wait only while the log switches files.
 func (s *Store) Compact(ctx context.Context) error {
-	if s.closed.Load() {
-		return errClosed
-	}
 	if s.readOnly {
 		return errReadOnly
 	}
+	// Close waits for a running compaction, so that no file changes once
+	// it has released the lock.
+	s.bgMu.Lock()
+	if s.stopping {
+		s.bgMu.Unlock()
+		return errClosed
+	}
+	s.bg.Add(1)
+	s.bgMu.Unlock()
+	defer s.bg.Done()
 	return s.compact(ctx)
 }
 
