@@ -157,11 +157,6 @@ func (s *Store) write(ctx context.Context, ws []driver.Write, mt driver.Tx) erro
 	}
 	s.seq++
 	s.pend = appendRecord(s.pend, s.seq, body)
-	var c *commit
-	if !s.async {
-		c = &commit{undo: undo}
-		s.waiting = append(s.waiting, c)
-	}
 	if s.async {
 		full := len(s.pend) >= maxPending/2
 		s.wmu.Unlock()
@@ -170,6 +165,8 @@ func (s *Store) write(ctx context.Context, ws []driver.Write, mt driver.Tx) erro
 		}
 		return nil
 	}
+	c := &commit{undo: undo}
+	s.waiting = append(s.waiting, c)
 	// Group commit: if no writer is flushing, this one leads: it writes
 	// and syncs every record queued so far, its own and those of the
 	// writers that queued while the previous flush ran. Others wait for
