@@ -57,7 +57,7 @@ func (s *Store) Scan(ctx context.Context, start, end string, fn func(string, dri
 		})
 	}
 	if err != nil {
-		return err
+		return s.wrap(ctx, err)
 	}
 	slices.SortFunc(all, func(a, b kv) int { return strings.Compare(a.key, b.key) })
 	for i, x := range all {
@@ -72,7 +72,7 @@ func (s *Store) Scan(ctx context.Context, start, end string, fn func(string, dri
 }
 
 // scanNode walks one server's keyspace. Each round trip carries the next
-// SCAN and the GETs of the previous page. On a cluster node the values are
+// SCAN and the MGET of the previous page's keys. On a cluster node the values are
 // read with one MGET per hash slot, as MGET cannot cross slots.
 func (s *Store) scanNode(ctx context.Context, node *goredis.Client, match string, inRange func(string) bool, collect func([]kv)) error {
 	var (
