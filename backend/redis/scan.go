@@ -72,8 +72,8 @@ func (s *Store) Scan(ctx context.Context, start, end string, fn func(string, dri
 }
 
 // scanNode walks one server's keyspace. Each round trip carries the next
-// SCAN and the MGET of the previous page's keys. On a cluster node the values are
-// read with one MGET per hash slot, as MGET cannot cross slots.
+// SCAN and the MGET of the previous page's keys; on a cluster node, one MGET
+// per hash slot, as MGET cannot cross slots.
 func (s *Store) scanNode(ctx context.Context, node *goredis.Client, match string, inRange func(string) bool, collect func([]kv)) error {
 	var (
 		cursor  uint64
