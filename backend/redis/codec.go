@@ -16,9 +16,13 @@ const (
 
 // encodeEntry returns the Redis string that holds e.
 func encodeEntry(e driver.Entry) []byte {
-	b := make([]byte, headerSize, headerSize+e.Value.Size())
-	b[0] = formatV1
-	binary.BigEndian.PutUint64(b[1:headerSize], uint64(e.Expires))
+	return appendEntry(make([]byte, 0, headerSize+e.Value.Size()), e)
+}
+
+// appendEntry appends the Redis string that holds e to b.
+func appendEntry(b []byte, e driver.Entry) []byte {
+	b = append(b, formatV1)
+	b = binary.BigEndian.AppendUint64(b, uint64(e.Expires))
 	return e.Value.AppendBytes(b)
 }
 

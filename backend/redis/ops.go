@@ -97,38 +97,89 @@ func eachValue(keys []string, vals []any, fn func(string, driver.Entry)) error {
 	return nil
 }
 
-// Apply implements driver.Backend: one SET or DEL for a single write,
-// MULTI/EXEC for several. On a cluster, several writes must share a hash
-// slot; otherwise Apply sends nothing and returns ErrStorageInvalid.
+// Apply implements driver.Backend. One command does for a single write, and
+// for several writes of one kind (MSET of entries without expiry, DEL);
+// anything else is one MULTI/EXEC. On a cluster, several writes must share a
+// hash slot; otherwise Apply sends nothing and returns ErrStorageInvalid.
 func (s *Store) Apply(ctx context.Context, ws []driver.Write) error {
-	switch {
-	case len(ws) == 0:
+	if len(ws) == 0 {
 		return nil
-	case len(ws) == 1:
-		return s.wrap(ctx, queueWrite(ctx, s.client, ws[0]).Err())
-	case s.cluster != nil:
+	}
+	if s.cluster != nil && len(ws) > 1 {
 		if _, err := writeSlot(ws); err != nil {
 			return err
 		}
 	}
+	g := groupWrites(ws)
+	if g.commands() == 1 {
+		return s.wrap(ctx, g.queue(ctx, s.client)[0].Err())
+	}
 	_, err := s.client.TxPipelined(ctx, func(p goredis.Pipeliner) error {
-		for _, w := range ws {
-			queueWrite(ctx, p, w)
-		}
+		g.queue(ctx, p)
 		return nil
 	})
 	return s.wrap(ctx, err)
 }
 
-// queueWrite sends (or queues, on a pipeline) the command for w. A SET
-// without expiry also clears any expiry the key had.
-func queueWrite(ctx context.Context, c goredis.Cmdable, w driver.Write) goredis.Cmder {
-	if w.Delete {
-		return c.Del(ctx, w.Key)
+// writeGroups sorts a write set into the fewest commands: one MSET for the
+// entries without expiry, one DEL, and a SET ... PXAT per entry with one.
+// The keys of a write set are distinct, so the order of commands is free.
+type writeGroups struct {
+	mset    []any // key, value, key, value...
+	del     []string
+	expires []driver.Write
+}
+
+func groupWrites(ws []driver.Write) writeGroups {
+	var (
+		g    writeGroups
+		buf  []byte // the MSET values, end to end: one allocation, not one each
+		ends []int
+	)
+	for _, w := range ws {
+		switch {
+		case w.Delete:
+			g.del = append(g.del, w.Key)
+		case w.Entry.Expires == 0:
+			buf = appendEntry(buf, w.Entry)
+			ends = append(ends, len(buf))
+			g.mset = append(g.mset, w.Key, nil)
+		default:
+			g.expires = append(g.expires, w)
+		}
 	}
-	val := encodeEntry(w.Entry)
-	if w.Entry.Expires == 0 {
-		return c.Set(ctx, w.Key, val, 0)
+	start := 0
+	for i, end := range ends {
+		g.mset[2*i+1] = buf[start:end:end]
+		start = end
 	}
-	return c.SetArgs(ctx, w.Key, val, goredis.SetArgs{ExpireAt: time.UnixMilli(w.Entry.Expires)})
+	return g
+}
+
+func (g writeGroups) commands() int {
+	n := len(g.expires)
+	if len(g.mset) > 0 {
+		n++
+	}
+	if len(g.del) > 0 {
+		n++
+	}
+	return n
+}
+
+// queue sends (or queues, on a pipeline) the commands of g. A SET without
+// expiry, as MSET does, also clears any expiry the key had.
+func (g writeGroups) queue(ctx context.Context, c goredis.Cmdable) []goredis.Cmder {
+	var cmds []goredis.Cmder
+	if len(g.mset) > 0 {
+		cmds = append(cmds, c.MSet(ctx, g.mset...))
+	}
+	if len(g.del) > 0 {
+		cmds = append(cmds, c.Del(ctx, g.del...))
+	}
+	for _, w := range g.expires {
+		exp := time.UnixMilli(w.Entry.Expires)
+		cmds = append(cmds, c.SetArgs(ctx, w.Key, encodeEntry(w.Entry), goredis.SetArgs{ExpireAt: exp}))
+	}
+	return cmds
 }

@@ -152,9 +152,7 @@ func (t *tx) Commit(ctx context.Context, ws []driver.Write) error {
 		if len(ws) == 0 {
 			p.Ping(ctx)
 		}
-		for _, w := range ws {
-			queueWrite(ctx, p, w)
-		}
+		groupWrites(ws).queue(ctx, p)
 		return nil
 	})
 	if err == nil || errors.Is(err, goredis.TxFailedErr) || goredis.IsExecAbortError(err) {
