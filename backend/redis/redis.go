@@ -25,8 +25,10 @@
 // # Operations
 //
 // Get is one GET, GetMany one MGET (one per hash slot, pipelined, on a
-// cluster). Writes are one SET or DEL; a write set of several keys is one
-// MULTI/EXEC, which Redis applies atomically. Scan never uses KEYS: it runs
+// cluster). A write set becomes one MSET for its entries without expiry, one
+// DEL for its deletions and one SET ... PXAT per entry with an expiry, sent
+// as they are when that makes one command, else in one MULTI/EXEC: either
+// way Redis applies it atomically. Scan never uses KEYS: it runs
 // SCAN with a MATCH on the escaped literal prefix of the range (on every
 // master of a cluster, or only on the master of the prefix's hash tag),
 // fetches the values page by page in the same round trips, keeps the keys of

@@ -177,3 +177,34 @@ func mustValue(t testing.TB, x any) driver.Value {
 	}
 	return v
 }
+
+func TestGroupWrites(t *testing.T) {
+	v := mustValue(t, "v")
+	set := func(k string, exp int64) driver.Write {
+		return driver.Write{Key: k, Entry: driver.Entry{Value: v, Expires: exp}}
+	}
+	del := func(k string) driver.Write { return driver.Write{Key: k, Delete: true} }
+	for _, c := range []struct {
+		ws   []driver.Write
+		cmds int
+	}{
+		{[]driver.Write{set("a", 0)}, 1},
+		{[]driver.Write{set("a", 0), set("b", 0), set("c", 0)}, 1},
+		{[]driver.Write{del("a"), del("b")}, 1},
+		{[]driver.Write{set("a", 5)}, 1},
+		{[]driver.Write{set("a", 0), del("b")}, 2},
+		{[]driver.Write{set("a", 5), set("b", 6), set("c", 0), del("d")}, 4},
+	} {
+		g := groupWrites(c.ws)
+		if got := g.commands(); got != c.cmds {
+			t.Errorf("%d writes: %d commands, want %d", len(c.ws), got, c.cmds)
+		}
+		// Every MSET value is the entry's own encoding, not a neighbour's.
+		for i := 0; i < len(g.mset); i += 2 {
+			e, err := decodeEntry(g.mset[i+1].([]byte))
+			if err != nil || !e.Value.Equal(v) || e.Expires != 0 {
+				t.Errorf("MSET value of %v: %v, %v", g.mset[i], e, err)
+			}
+		}
+	}
+}
