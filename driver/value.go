@@ -375,11 +375,16 @@ func parsePayload(k Kind, p []byte, fromJSON bool) (Value, error) {
 	return Value{kind: k, x: x}, nil
 }
 
+// intBits is the size of each integer kind.
+var intBits = [kindEnd]int{
+	KindInt: strconv.IntSize, KindInt8: 8, KindInt16: 16, KindInt32: 32, KindInt64: 64,
+	KindUint: strconv.IntSize, KindUint8: 8, KindUint16: 16, KindUint32: 32, KindUint64: 64,
+}
+
 func parseNumber(k Kind, s string) (any, error) {
 	switch k {
 	case KindInt, KindInt8, KindInt16, KindInt32, KindInt64:
-		bits := map[Kind]int{KindInt: strconv.IntSize, KindInt8: 8, KindInt16: 16, KindInt32: 32, KindInt64: 64}[k]
-		n, err := strconv.ParseInt(s, 10, bits)
+		n, err := strconv.ParseInt(s, 10, intBits[k])
 		if err != nil {
 			return nil, err
 		}
@@ -395,8 +400,7 @@ func parseNumber(k Kind, s string) (any, error) {
 		}
 		return n, nil
 	case KindUint, KindUint8, KindUint16, KindUint32, KindUint64:
-		bits := map[Kind]int{KindUint: strconv.IntSize, KindUint8: 8, KindUint16: 16, KindUint32: 32, KindUint64: 64}[k]
-		n, err := strconv.ParseUint(s, 10, bits)
+		n, err := strconv.ParseUint(s, 10, intBits[k])
 		if err != nil {
 			return nil, err
 		}
