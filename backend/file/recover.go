@@ -25,15 +25,16 @@ type state struct {
 	last      uint64 // seq of the last record applied (snapSeq if none)
 	logBytes  int64  // log bytes replayed on top of the snapshot
 
-	fresh       bool      // no file of the store exists
-	rollForward bool      // the snapshot is storage.json.new, whose install was interrupted
-	leftoverNew bool      // storage.json.new beside a valid snapshot: a compaction that did not finish
-	badSnaps    []badFile // snapshots newer than the loaded one that failed to verify
-	badSegs     []badFile // segments that are damaged, or hold records beyond a gap
-	keptSegs    []uint64  // segments left in place, ascending
-	active      *activeSeg
-	lost        error  // set when records known to exist could not be applied
-	mainPath    string // the store's snapshot path
+	fresh       bool       // no file of the store exists
+	rollForward bool       // the snapshot is storage.json.new, whose install was interrupted
+	leftoverNew bool       // storage.json.new beside a valid snapshot: a compaction that did not finish
+	badSnaps    []badFile  // snapshots newer than the loaded one that failed to verify
+	badSegs     []badFile  // segments that are damaged, or hold records beyond a gap
+	keptSegs    []uint64   // segments left in place, ascending
+	active      *activeSeg // the segment new records follow, if any
+	torn        *activeSeg // the newest segment, when a torn tail must be cut from it
+	lost        error      // set when records known to exist could not be applied
+	mainPath    string     // the store's snapshot path
 }
 
 type badFile struct {
@@ -210,8 +211,14 @@ func (st *state) replay(n names, segs []uint64) error {
 			}
 		default:
 			st.keptSegs = append(st.keptSegs, after)
-			if isLast && r.lastSeq == st.last {
-				st.active = &activeSeg{after: after, end: r.end, size: int64(len(data)), tornLine: r.tornLine}
+			if isLast {
+				seg := &activeSeg{after: after, end: r.end, size: int64(len(data)), tornLine: r.tornLine}
+				if r.tornAt >= 0 {
+					st.torn = seg
+				}
+				if r.lastSeq == st.last {
+					st.active = seg
+				}
 			}
 		}
 	}

@@ -192,7 +192,7 @@ func (s *Store) settle(st *state) error {
 		}
 		s.log.Info("foxstore: finished an interrupted snapshot install", "file", n.path)
 	}
-	if a := st.active; a != nil && a.end > 0 && a.end < a.size {
+	if a := st.torn; a != nil && a.end > 0 && a.end < a.size {
 		path := n.segment(a.after)
 		if a.tornLine {
 			// A complete line that fails its checksum may be damage
