@@ -225,3 +225,26 @@ func TestBug_RedisRetriesWriteAfterLostReply(t *testing.T) {
 		t.Errorf(`after Set(k, "first") was seen and then overwritten by Set(k, "second"), k holds %v (%v): the first Set took effect twice`, got, gerr)
 	}
 }
+
+// TestBug_HugeJSONValueEncodedBeforeRefusal: the front encodes a JSON value
+// (driver.EncodeValue: any type but the native ones) in full before it
+// compares the encoded size with max_value_size, so refusing a value costs
+// memory and time in proportion to its encoded form, which JSON escaping
+// can make six times the raw size, plus buffer growth. A []string holding
+// 16 MiB of NUL bytes (96 MiB encoded) allocates about 870 MiB and takes a
+// second and a half before Set refuses it; 64 MiB of them allocate 3.4 GiB
+// and take 9 s. CONTRACT §3 and issue 7 §5: oversized values are refused
+// cleanly, not by exhausting memory. Encoding into a writer that stops at
+// max_value_size would bound the cost.
+func TestBug_HugeJSONValueEncodedBeforeRefusal(t *testing.T) {
+	knownBug(t, "a JSON value over max_value_size is encoded in full (up to 54x its size in memory) before it is refused")
+	s := newMemory(t)
+	const size = 16 << 20
+	v := []string{string(make([]byte, size))}
+	var err error
+	n := allocated(func() { err = s.Set(t.Context(), "huge", v, 0) })
+	wantInvalid(t, "Set of a 16 MiB []string", err)
+	if n > 4*size {
+		t.Errorf("refusing a []string of %d MiB allocated %d MiB", size>>20, n>>20)
+	}
+}
