@@ -1,0 +1,362 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/tidwall/buntdb"
+
+	"github.com/foxstore/foxstore"
+	"github.com/foxstore/foxstore/backend/file"
+)
+
+// The disk benchmarks put foxstore's file backend next to buntdb, each in
+// its own directory under os.TempDir (set TMPDIR to measure another disk),
+// so that both pay for the same disk in the same run. buntdb's SyncPolicy
+// is matched to foxstore's mode: Always for sync writes (one fsync per
+// write), EverySecond for async_write.
+
+var quiet = slog.New(slog.DiscardHandler)
+
+func fileConfig(path string, async bool) foxstore.Config {
+	return foxstore.Config{Backend: "file", FilePath: path, AsyncWrite: async, Logger: quiet}
+}
+
+func openFoxFile(tb testing.TB, path string, async bool) foxstore.Store {
+	s, err := foxstore.Open(context.Background(), fileConfig(path, async))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return s.(foxstore.Store)
+}
+
+func openBuntFile(tb testing.TB, path string, policy buntdb.SyncPolicy) *buntdb.DB {
+	db, err := buntdb.Open(path)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var cfg buntdb.Config
+	if err := db.ReadConfig(&cfg); err != nil {
+		tb.Fatal(err)
+	}
+	cfg.SyncPolicy = policy
+	if err := db.SetConfig(cfg); err != nil {
+		tb.Fatal(err)
+	}
+	return db
+}
+
+// entry is the i-th key and value of a store: "user:%08d" and a short
+// string. The first len(keys) come from the shared tables.
+func entry(i int) (string, string) {
+	if i < len(keys) {
+		return keys[i], values[i].(string)
+	}
+	return fmt.Sprintf("user:%08d", i), "value-" + strconv.Itoa(i)
+}
+
+const loadBatch = 10_000
+
+// loadFox writes entries [0, n) in batches.
+func loadFox(tb testing.TB, s foxstore.StoragePlugin, n int) {
+	batch := make(map[string]any, loadBatch)
+	for i := 0; i < n; i++ {
+		k, v := entry(i)
+		batch[k] = v
+		if len(batch) == loadBatch || i == n-1 {
+			if err := s.SetBatch(context.Background(), batch); err != nil {
+				tb.Fatal(err)
+			}
+			clear(batch)
+		}
+	}
+}
+
+// loadBunt writes entries [0, n) in transactions of loadBatch sets.
+func loadBunt(tb testing.TB, db *buntdb.DB, n int) {
+	for lo := 0; lo < n; lo += loadBatch {
+		err := db.Update(func(tx *buntdb.Tx) error {
+			for i := lo; i < min(lo+loadBatch, n); i++ {
+				k, v := entry(i)
+				if _, _, err := tx.Set(k, v, nil); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			tb.Fatal(err)
+		}
+	}
+}
+
+// compactFile rewrites the file store at path as one snapshot and an empty
+// log, the state a store settles in, so that no compaction of the loaded
+// data is pending when the timed part starts.
+func compactFile(tb testing.TB, path string) {
+	ctx := context.Background()
+	s, err := file.Open(ctx, fileConfig(path, false))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if err := s.Compact(ctx); err != nil {
+		tb.Fatal(err)
+	}
+	if err := s.Close(ctx); err != nil {
+		tb.Fatal(err)
+	}
+}
+
+// durable is a contender of the disk benchmarks: open returns its store in
+// dir, holding entries [0, n), closed when tb ends.
+type durable struct {
+	name string
+	open func(tb testing.TB, dir string, n int) kv
+}
+
+func foxFile(async bool) durable {
+	return durable{"foxstore", func(tb testing.TB, dir string, n int) kv {
+		path := filepath.Join(dir, "storage.json")
+		s := openFoxFile(tb, path, false)
+		loadFox(tb, s, n)
+		if err := s.Close(); err != nil {
+			tb.Fatal(err)
+		}
+		compactFile(tb, path)
+		s = openFoxFile(tb, path, async)
+		tb.Cleanup(func() { s.Close() })
+		return fox{s}
+	}}
+}
+
+func buntFile(policy buntdb.SyncPolicy, name string) durable {
+	return durable{name, func(tb testing.TB, dir string, n int) kv {
+		db := openBuntFile(tb, filepath.Join(dir, "data.db"), policy)
+		tb.Cleanup(func() { db.Close() })
+		loadBunt(tb, db, n)
+		return bunt{db}
+	}}
+}
+
+func syncDurables() []durable {
+	return []durable{foxFile(false), buntFile(buntdb.Always, "buntdb-always")}
+}
+
+// BenchmarkDiskSet is one writer's durable Set (it returns once on disk)
+// into a store of 1,000 and of 100,000 keys, overwriting keys in turn so
+// that the size stays put. The target: 100,000 costs at most 2x 1,000.
+func BenchmarkDiskSet(b *testing.B) {
+	for _, c := range syncDurables() {
+		for _, n := range []int{1_000, 100_000} {
+			b.Run(fmt.Sprintf("%s/keys=%d", c.name, n), func(b *testing.B) {
+				s := c.open(b, b.TempDir(), n)
+				b.ReportAllocs()
+				i := 0
+				for b.Loop() {
+					s.set(keys[i], values[i], 0)
+					if i++; i == n {
+						i = 0
+					}
+				}
+			})
+		}
+	}
+}
+
+// BenchmarkDiskSet8Writers is durable Sets from 8 goroutines into a store
+// of 100,000 keys; ns/op is wall time per Set, so 1e9/ns is the throughput.
+// foxstore's writers share fsyncs (group commit); buntdb's take turns, one
+// fsync each. The target: foxstore at least 4x buntdb's throughput.
+func BenchmarkDiskSet8Writers(b *testing.B) {
+	const writers, n = 8, 100_000
+	for _, c := range syncDurables() {
+		b.Run(c.name, func(b *testing.B) {
+			s := c.open(b, b.TempDir(), n)
+			b.ReportAllocs()
+			var next atomic.Int64
+			var wg sync.WaitGroup
+			b.ResetTimer()
+			for range writers {
+				wg.Go(func() {
+					for {
+						i := int(next.Add(1)) - 1
+						if i >= b.N {
+							return
+						}
+						s.set(keys[i%n], values[i%n], 0)
+					}
+				})
+			}
+			wg.Wait()
+		})
+	}
+}
+
+// BenchmarkDiskSetAsync is one writer's Set into a store of 100,000 keys
+// when writes are acknowledged before they reach the disk: foxstore with
+// async_write (flushed every flush_interval, 1s) and buntdb with
+// SyncPolicy EverySecond (written at once, fsynced every second). The
+// target: foxstore at least as fast.
+func BenchmarkDiskSetAsync(b *testing.B) {
+	const n = 100_000
+	for _, c := range []durable{foxFile(true), buntFile(buntdb.EverySecond, "buntdb-everysecond")} {
+		b.Run(c.name, func(b *testing.B) {
+			s := c.open(b, b.TempDir(), n)
+			b.ReportAllocs()
+			i := 0
+			for b.Loop() {
+				s.set(keys[i], values[i], 0)
+				if i++; i == n {
+					i = 0
+				}
+			}
+		})
+	}
+}
+
+// openEntries is the size of the stores BenchmarkDiskOpen opens:
+// FOXSTORE_BENCH_OPEN_N, 1,000,000 by default.
+func openEntries(tb testing.TB) int {
+	s := os.Getenv("FOXSTORE_BENCH_OPEN_N")
+	if s == "" {
+		return 1_000_000
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 1 {
+		tb.Fatalf("FOXSTORE_BENCH_OPEN_N=%q: want a positive number", s)
+	}
+	return n
+}
+
+// openFixture holds the stores BenchmarkDiskOpen opens. They take a while
+// to write, so they are written once per test binary run, whatever -count
+// says, and removed by TestMain.
+var openFixture struct {
+	once     sync.Once
+	dir      string
+	n        int
+	foxPath  string
+	buntPath string
+	err      error
+}
+
+func buildOpenFixture(b *testing.B) {
+	f := &openFixture
+	f.once.Do(func() {
+		f.n = openEntries(b)
+		if f.dir, f.err = os.MkdirTemp("", "foxstore-bench-open-"); f.err != nil {
+			return
+		}
+		f.foxPath = filepath.Join(f.dir, "foxstore", "storage.json")
+		f.buntPath = filepath.Join(f.dir, "buntdb", "data.db")
+		if f.err = os.Mkdir(filepath.Dir(f.buntPath), 0o700); f.err != nil {
+			return
+		}
+		// A failure below ends the benchmark through b.Fatal; the fixture
+		// is then incomplete, so a later call must not use it.
+		f.err = fmt.Errorf("the fixture could not be built")
+		s := openFoxFile(b, f.foxPath, false)
+		loadFox(b, s, f.n)
+		if err := s.Close(); err != nil {
+			b.Fatal(err)
+		}
+		compactFile(b, f.foxPath)
+		db := openBuntFile(b, f.buntPath, buntdb.EverySecond)
+		loadBunt(b, db, f.n)
+		if err := db.Shrink(); err != nil {
+			b.Fatal(err)
+		}
+		if err := db.Close(); err != nil {
+			b.Fatal(err)
+		}
+		f.err = nil
+	})
+	if f.err != nil {
+		b.Fatal(f.err)
+	}
+}
+
+func removeOpenFixture() {
+	if openFixture.dir != "" {
+		os.RemoveAll(openFixture.dir)
+	}
+}
+
+// dirSize sums the sizes of the files in dir.
+func dirSize(tb testing.TB, dir string) int64 {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var total int64
+	for _, e := range ents {
+		fi, err := e.Info()
+		if err != nil {
+			tb.Fatal(err)
+		}
+		if fi.Mode().IsRegular() {
+			total += fi.Size()
+		}
+	}
+	return total
+}
+
+// BenchmarkDiskOpen opens (and closes) a store of FOXSTORE_BENCH_OPEN_N
+// small entries, compacted: foxstore's snapshot, buntdb's shrunk
+// append-only file. Only the open and close are timed. The target:
+// foxstore opens in at most buntdb's time.
+//
+// B/entry-on-disk is the size of the store's files per entry. A foxstore
+// store that has been compacted before also keeps up to backup_count older
+// snapshots; this one, compacted once, has none.
+func BenchmarkDiskOpen(b *testing.B) {
+	buildOpenFixture(b)
+	f := &openFixture
+	lastKey, _ := entry(f.n - 1)
+	ctx := context.Background()
+	b.Run(fmt.Sprintf("foxstore/entries=%d", f.n), func(b *testing.B) {
+		size := dirSize(b, filepath.Dir(f.foxPath))
+		b.ReportAllocs()
+		for b.Loop() {
+			s, err := foxstore.Open(ctx, fileConfig(f.foxPath, false))
+			if err != nil {
+				b.Fatal(err)
+			}
+			if _, err := s.Get(ctx, lastKey); err != nil {
+				b.Fatal(err)
+			}
+			if err := s.(foxstore.Store).Close(); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(size)/float64(f.n), "B/entry-on-disk")
+	})
+	b.Run(fmt.Sprintf("buntdb/entries=%d", f.n), func(b *testing.B) {
+		size := dirSize(b, filepath.Dir(f.buntPath))
+		b.ReportAllocs()
+		for b.Loop() {
+			db, err := buntdb.Open(f.buntPath)
+			if err != nil {
+				b.Fatal(err)
+			}
+			err = db.View(func(tx *buntdb.Tx) error {
+				_, err := tx.Get(lastKey)
+				return err
+			})
+			if err != nil {
+				b.Fatal(err)
+			}
+			if err := db.Close(); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(size)/float64(f.n), "B/entry-on-disk")
+	})
+}
