@@ -292,7 +292,8 @@ func parseString(b []byte) (string, error) {
 // unescape decodes the inside of a JSON string made of valid UTF-8 and the
 // usual escapes; ok is false for anything else.
 func unescape(in []byte) (string, bool) {
-	out := make([]byte, 0, len(in))
+	var out strings.Builder
+	out.Grow(len(in))
 	for i := 0; i < len(in); {
 		c := in[i]
 		switch {
@@ -302,23 +303,23 @@ func unescape(in []byte) (string, bool) {
 			}
 			switch e := in[i+1]; e {
 			case '"', '\\', '/':
-				out = append(out, e)
+				out.WriteByte(e)
 			case 'b':
-				out = append(out, '\b')
+				out.WriteByte('\b')
 			case 'f':
-				out = append(out, '\f')
+				out.WriteByte('\f')
 			case 'n':
-				out = append(out, '\n')
+				out.WriteByte('\n')
 			case 'r':
-				out = append(out, '\r')
+				out.WriteByte('\r')
 			case 't':
-				out = append(out, '\t')
+				out.WriteByte('\t')
 			case 'u':
 				r, ok := hex4(in[i+2:])
 				if !ok || r >= 0xd800 && r < 0xe000 {
 					return "", false // surrogates: leave them to encoding/json
 				}
-				out = utf8.AppendRune(out, r)
+				out.WriteRune(r)
 				i += 6
 				continue
 			default:
@@ -328,18 +329,23 @@ func unescape(in []byte) (string, bool) {
 		case c < 0x20 || c == '"':
 			return "", false
 		case c < utf8.RuneSelf:
-			out = append(out, c)
-			i++
+			// Copy the run of plain ASCII up to the next escape at once.
+			j := i + 1
+			for j < len(in) && in[j] >= 0x20 && in[j] < utf8.RuneSelf && in[j] != '\\' && in[j] != '"' {
+				j++
+			}
+			out.Write(in[i:j])
+			i = j
 		default:
 			r, n := utf8.DecodeRune(in[i:])
 			if r == utf8.RuneError && n == 1 {
 				return "", false
 			}
-			out = append(out, in[i:i+n]...)
+			out.Write(in[i : i+n])
 			i += n
 		}
 	}
-	return string(out), true
+	return out.String(), true
 }
 
 func hex4(b []byte) (rune, bool) {
