@@ -248,3 +248,31 @@ func TestBug_HugeJSONValueEncodedBeforeRefusal(t *testing.T) {
 		t.Errorf("refusing a []string of %d MiB allocated %d MiB", size>>20, n>>20)
 	}
 }
+
+// TestBug_TimeOffsetSecondsLost: a time.Time whose zone offset is not a
+// whole number of minutes comes back from a persistent store shifted by the
+// offset's seconds: the binary and JSON forms write it in RFC 3339, whose
+// offsets have no seconds (driver.Value.AppendBytes, Value.JSON). Such
+// offsets are real: every zone's local mean time before standard time, such
+// as Europe/Amsterdam until 1937 (+00:19:32). CONTRACT §3: time.Time comes
+// back with its instant preserved. The memory backend keeps the value and
+// passes; the file backend, after a reopen, does not (nor do SQL and Redis,
+// which store the same forms).
+func TestBug_TimeOffsetSecondsLost(t *testing.T) {
+	knownBug(t, "a time.Time with an offset of whole minutes plus seconds is stored 1-59 s off")
+	ctx := t.Context()
+	dir := t.TempDir()
+	want := time.Date(1900, 1, 1, 12, 0, 0, 0, time.FixedZone("LMT", 19*60+32))
+	s := openCfg(t, fileConfig(dir, false))
+	if err := s.Set(ctx, "t", want, 0); err != nil {
+		t.Fatal(err)
+	}
+	s.(io.Closer).Close()
+	got, err := openCfg(t, fileConfig(dir, false)).Get(ctx, "t")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g, ok := got.(time.Time); !ok || !g.Equal(want) {
+		t.Errorf("stored %v (Unix %d), read back %v after a reopen", want, want.Unix(), got)
+	}
+}
