@@ -119,12 +119,9 @@ func deadline(now time.Time, ttl time.Duration) int64 {
 
 // encode validates and encodes a value for key.
 func (s *store) encode(op, key string, value any) (Value, error) {
-	v, err := driver.EncodeValue(value)
+	v, err := driver.EncodeValueMax(value, s.c.maxValueSize())
 	if err != nil {
 		return Value{}, invalid(op, key, err)
-	}
-	if max := s.c.maxValueSize(); int64(v.Size()) > max {
-		return Value{}, invalid(op, key, fmt.Errorf("encoded value is %d bytes, more than max_value_size %d", v.Size(), max))
 	}
 	return v, nil
 }

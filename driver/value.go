@@ -129,7 +129,13 @@ func EncodeValue(x any) (Value, error) {
 			return Value{}, errors.New("time outside years 0-9999 cannot be stored")
 		}
 		// Round(0) drops the monotonic reading, which means nothing once stored.
-		return Value{kind: KindTime, x: t.Round(0)}, nil
+		t = t.Round(0)
+		if _, off := t.Zone(); off%60 != 0 {
+			// RFC 3339 offsets have no seconds (local mean times do): keep
+			// the instant, in UTC.
+			t = t.UTC()
+		}
+		return Value{kind: KindTime, x: t}, nil
 	case json.RawMessage:
 		if t == nil {
 			t = json.RawMessage("null")

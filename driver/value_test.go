@@ -6,6 +6,8 @@ import (
 	"errors"
 	"math"
 	"reflect"
+	"runtime"
+	"strings"
 	"testing"
 	"time"
 )
@@ -174,5 +176,61 @@ func TestErrorFormatAndMatching(t *testing.T) {
 	}
 	if CodeOf(nil) != 0 || CodeOf(errors.New("x")) != 0 {
 		t.Error("CodeOf of uncoded error not 0")
+	}
+}
+
+func TestEncodeValueMax(t *testing.T) {
+	type rec struct {
+		Name  string
+		Skip  string `json:"-"`
+		Maybe string `json:",omitempty"`
+		Tags  []string
+	}
+	cases := []struct {
+		x   any
+		max int64
+		ok  bool
+	}{
+		{"abc", 4, true}, {"abcd", 4, false}, {[]byte("abcd"), 4, false},
+		{json.RawMessage(`"ab"`), 5, true}, {json.RawMessage(`"abc"`), 5, false},
+		{rec{Name: "x"}, 100, true}, {rec{Name: strings.Repeat("x", 200)}, 100, false},
+		{rec{Skip: strings.Repeat("x", 200)}, 100, true}, {rec{Maybe: strings.Repeat("x", 50)}, 100, true},
+		{[]string{strings.Repeat("\x00", 20)}, 100, false}, // 6 bytes per NUL once escaped
+		{map[string]any{"k": strings.Repeat("x", 200)}, 100, false},
+		{[]time.Time{time.Now()}, 100, true},
+	}
+	for i, c := range cases {
+		_, err := EncodeValueMax(c.x, c.max)
+		if (err == nil) != c.ok {
+			t.Errorf("case %d: EncodeValueMax(%T, %d) = %v, want ok=%v", i, c.x, c.max, err, c.ok)
+		}
+	}
+	// The bound stops refusing early: 16 MiB of NULs is refused without
+	// encoding them (96 MiB).
+	huge := []string{string(make([]byte, 16<<20))}
+	var ms1, ms2 runtime.MemStats
+	runtime.ReadMemStats(&ms1)
+	if _, err := EncodeValueMax(huge, 16<<20); err == nil {
+		t.Fatal("16 MiB []string accepted")
+	}
+	runtime.ReadMemStats(&ms2)
+	if grew := ms2.TotalAlloc - ms1.TotalAlloc; grew > 1<<20 {
+		t.Errorf("refusing it allocated %d bytes", grew)
+	}
+}
+
+func TestTimeWithSecondsOffsetKeepsInstant(t *testing.T) {
+	lmt := time.Date(1900, 1, 1, 12, 0, 0, 0, time.FixedZone("LMT", 19*60+32))
+	v, err := EncodeValue(lmt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := ParseValue(v.Bytes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := w.Decode()
+	if !got.(time.Time).Equal(lmt) {
+		t.Errorf("got %v, want %v", got, lmt)
 	}
 }
