@@ -169,7 +169,11 @@ func newClient(rc driver.RedisConfig) goredis.UniversalClient {
 		WriteTimeout:          ioTimeout,
 		PoolTimeout:           poolTimeout,
 		ContextTimeoutEnabled: true,
-		MaxRetries:            2,
+		// No retries: a write whose reply was lost may have been applied,
+		// and sending it again later would put an old value back over
+		// newer writes (torture's TestBug_RedisRetriesWriteAfterLostReply).
+		// The caller gets the error; Update retries transactions.
+		MaxRetries: -1,
 
 		// Skip CLIENT SETINFO and the maintenance-notification handshake:
 		// one round trip less per new connection, and no log noise from
@@ -239,7 +243,13 @@ func (s *Store) wrap(ctx context.Context, err error) error {
 	if s.closed.Load() && errors.Is(err, goredis.ErrClosed) {
 		return errClosed
 	}
-	if cerr := ctx.Err(); cerr != nil && !errors.Is(err, cerr) {
+	cerr := ctx.Err()
+	if dl, ok := ctx.Deadline(); cerr == nil && ok && !time.Now().Before(dl) {
+		// The socket deadline, which is the ctx deadline, fired before
+		// the ctx's own timer did.
+		cerr = context.DeadlineExceeded
+	}
+	if cerr != nil && !errors.Is(err, cerr) {
 		return fmt.Errorf("%w: %w", cerr, err)
 	}
 	return err
