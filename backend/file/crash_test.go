@@ -273,7 +273,7 @@ func TestCrash(t *testing.T) {
 		}
 		t.Run(name, func(t *testing.T) {
 			seed := uint64(time.Now().UnixNano())
-			t.Logf("seed %d, %d rounds", seed, rounds)
+			t.Logf("seed %d (kill timing), %d rounds", seed, rounds)
 			rnd := rand.New(rand.NewPCG(seed, 0))
 			var dir, path string
 			baseline := map[string]bool{} // key -> present, as last verified
