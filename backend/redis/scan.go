@@ -50,7 +50,16 @@ func (s *Store) Scan(ctx context.Context, start, end string, fn func(string, dri
 			if err == nil {
 				err = s.scanNode(ctx, node, match, inRange, collect)
 			}
-			break
+			if err == nil && len(all) > 0 {
+				break
+			}
+			// Nothing found, or the node answered MOVED: the client's slot
+			// map may be stale (a slot moved), so ask every master.
+			if ctx.Err() != nil {
+				break
+			}
+			s.cluster.ReloadState(ctx)
+			all = all[:0]
 		}
 		err = s.cluster.ForEachMaster(ctx, func(ctx context.Context, node *goredis.Client) error {
 			return s.scanNode(ctx, node, match, inRange, collect)
