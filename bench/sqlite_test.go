@@ -3,6 +3,7 @@ package bench
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -35,17 +36,18 @@ const (
 // overwrite.
 const sqliteRows = 10_000
 
-// The keys and encoded values of the table, made once so that neither
+// The keys of the table and the encoded values, made once so that neither
 // driver pays for the conversions.
 var (
 	sqliteKeys   = make([][]byte, sqliteRows)
-	sqliteValues = make([][]byte, sqliteRows)
+	sqliteValues = make([][]byte, len(values))
 )
 
 func init() {
-	for i := range sqliteRows {
-		k, v := entry(i)
-		sqliteKeys[i] = []byte(k)
+	for i := range sqliteKeys {
+		sqliteKeys[i] = []byte(keys[i])
+	}
+	for i, v := range values {
 		ev, err := driver.EncodeValue(v)
 		if err != nil {
 			panic(err)
@@ -54,17 +56,31 @@ func init() {
 	}
 }
 
-// sqliteDrivers names each driver and how its DSN asks for the pragmas.
+// sqliteDrivers names each driver and how its DSN asks for the pragmas;
+// %s is the synchronous setting.
 var sqliteDrivers = []struct {
 	name, driver, params string
 }{
-	{"modernc", "sqlite", "_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=busy_timeout(5000)"},
-	{"mattn-cgo", "sqlite3", "_journal_mode=WAL&_synchronous=FULL&_busy_timeout=5000"},
+	{"via=modernc", "sqlite", "_pragma=journal_mode(WAL)&_pragma=synchronous(%s)&_pragma=busy_timeout(5000)"},
+	{"via=mattn-cgo", "sqlite3", "_journal_mode=WAL&_synchronous=%s&_busy_timeout=5000"},
 }
 
-// openRawSQLite creates the table in a new database in dir and fills it.
-func openRawSQLite(b *testing.B, drv, params, dir string) *sql.DB {
-	db, err := sql.Open(drv, filepath.Join(dir, "kv.db")+"?"+params)
+// sqliteSync is the synchronous settings of BenchmarkSQLiteUpsert: FULL,
+// foxstore's, where each commit waits for an fsync of the WAL, and OFF,
+// where it does not, which leaves the cost of the driver and SQLite itself
+// in plain sight. Reads do not depend on it and run with FULL.
+var sqliteSync = []struct {
+	name, pragma string
+	level        int // what PRAGMA synchronous reads back
+}{
+	{"sync=FULL", "FULL", 2},
+	{"sync=OFF", "OFF", 0},
+}
+
+// openRawSQLite creates the table in a new database in dir, with WAL and
+// the given synchronous setting, and fills it.
+func openRawSQLite(b *testing.B, drv, params, pragma string, level int, dir string) *sql.DB {
+	db, err := sql.Open(drv, filepath.Join(dir, "kv.db")+"?"+fmt.Sprintf(params, pragma))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -85,8 +101,8 @@ func openRawSQLite(b *testing.B, drv, params, dir string) *sql.DB {
 	if err := db.QueryRowContext(ctx, "PRAGMA synchronous").Scan(&sync); err != nil {
 		b.Fatal(err)
 	}
-	if mode != "wal" || sync != 2 {
-		b.Fatalf("journal_mode=%s synchronous=%d, want wal and 2 (FULL)", mode, sync)
+	if mode != "wal" || sync != level {
+		b.Fatalf("journal_mode=%s synchronous=%d, want wal and %d (%s)", mode, sync, level, pragma)
 	}
 	for _, q := range []string{sqliteTable, sqliteIndex} {
 		if _, err := db.ExecContext(ctx, q); err != nil {
@@ -118,10 +134,11 @@ func prepare(b *testing.B, db *sql.DB, q string) *sql.Stmt {
 }
 
 // openFoxSQLite opens foxstore's database backend on a SQLite file in dir,
-// with its defaults (WAL, synchronous=FULL, no read cache), and fills it.
-func openFoxSQLite(b *testing.B, dir string) foxstore.StoragePlugin {
-	cfg := foxstore.Config{Backend: "database", Logger: quiet,
-		Database: foxstore.DatabaseConfig{DSN: filepath.Join(dir, "kv.db")}}
+// with its defaults (WAL, synchronous=FULL, no read cache) but for the
+// synchronous setting, and fills it.
+func openFoxSQLite(b *testing.B, pragma, dir string) foxstore.StoragePlugin {
+	dsn := filepath.Join(dir, "kv.db") + "?_pragma=synchronous(" + pragma + ")"
+	cfg := foxstore.Config{Backend: "database", Logger: quiet, Database: foxstore.DatabaseConfig{DSN: dsn}}
 	s, err := foxstore.Open(context.Background(), cfg)
 	if err != nil {
 		b.Fatal(err)
@@ -131,46 +148,49 @@ func openFoxSQLite(b *testing.B, dir string) foxstore.StoragePlugin {
 	return s
 }
 
-// BenchmarkSQLiteUpsert overwrites one row per op, committed on its own:
-// each op waits for the WAL's fsync.
+// BenchmarkSQLiteUpsert overwrites one row per op, committed on its own,
+// with a value other than the row's.
 func BenchmarkSQLiteUpsert(b *testing.B) {
 	ctx := context.Background()
-	for _, d := range sqliteDrivers {
-		b.Run(d.name, func(b *testing.B) {
-			stmt := prepare(b, openRawSQLite(b, d.driver, d.params, b.TempDir()), sqliteUpsert)
+	for _, sy := range sqliteSync {
+		for _, d := range sqliteDrivers {
+			b.Run(sy.name+"/"+d.name, func(b *testing.B) {
+				db := openRawSQLite(b, d.driver, d.params, sy.pragma, sy.level, b.TempDir())
+				stmt := prepare(b, db, sqliteUpsert)
+				b.ReportAllocs()
+				j := 0
+				for b.Loop() {
+					k, v := write(j, sqliteRows)
+					if _, err := stmt.ExecContext(ctx, sqliteKeys[k], sqliteValues[v], int64(0)); err != nil {
+						b.Fatal(err)
+					}
+					j++
+				}
+			})
+		}
+		b.Run(sy.name+"/via=foxstore", func(b *testing.B) {
+			s := openFoxSQLite(b, sy.pragma, b.TempDir())
 			b.ReportAllocs()
-			i := 0
+			j := 0
 			for b.Loop() {
-				if _, err := stmt.ExecContext(ctx, sqliteKeys[i], sqliteValues[i], int64(0)); err != nil {
+				k, v := write(j, sqliteRows)
+				if err := s.Set(ctx, keys[k], values[v], 0); err != nil {
 					b.Fatal(err)
 				}
-				if i++; i == sqliteRows {
-					i = 0
-				}
+				j++
 			}
 		})
 	}
-	b.Run("foxstore", func(b *testing.B) {
-		s := openFoxSQLite(b, b.TempDir())
-		b.ReportAllocs()
-		i := 0
-		for b.Loop() {
-			if err := s.Set(ctx, keys[i], values[i], 0); err != nil {
-				b.Fatal(err)
-			}
-			if i++; i == sqliteRows {
-				i = 0
-			}
-		}
-	})
 }
 
 // BenchmarkSQLiteGet reads one row per op by its key.
 func BenchmarkSQLiteGet(b *testing.B) {
 	ctx := context.Background()
+	full := sqliteSync[0]
 	for _, d := range sqliteDrivers {
 		b.Run(d.name, func(b *testing.B) {
-			stmt := prepare(b, openRawSQLite(b, d.driver, d.params, b.TempDir()), sqliteGet)
+			db := openRawSQLite(b, d.driver, d.params, full.pragma, full.level, b.TempDir())
+			stmt := prepare(b, db, sqliteGet)
 			b.ReportAllocs()
 			var (
 				v   []byte
@@ -187,8 +207,8 @@ func BenchmarkSQLiteGet(b *testing.B) {
 			}
 		})
 	}
-	b.Run("foxstore", func(b *testing.B) {
-		s := openFoxSQLite(b, b.TempDir())
+	b.Run("via=foxstore", func(b *testing.B) {
+		s := openFoxSQLite(b, full.pragma, b.TempDir())
 		b.ReportAllocs()
 		i := 0
 		for b.Loop() {
