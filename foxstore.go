@@ -184,5 +184,8 @@ var (
 // CodeOf returns the foxstore code carried by err, or 0 if it carries none.
 func CodeOf(err error) int { return driver.CodeOf(err) }
 
+// NoBackups as Config.BackupCount keeps no backups (0 means the default, 3).
+const NoBackups = driver.NoBackups
+
 // DefaultConfig returns the configuration an empty YAML document gives.
 func DefaultConfig() Config { return driver.DefaultConfig() }

@@ -8,9 +8,10 @@ import (
 // Config configures a store. ParseConfig and LoadConfig read it from YAML
 // (root key "storage"); PluginConfig.Settings takes the same keys.
 //
-// In a Config built by hand, zero durations and sizes mean their defaults
-// (see DefaultConfig), while CacheSize 0 turns the read cache off and
-// BackupCount 0 keeps no backups, as the same values do in YAML.
+// In a Config built by hand, zero durations, sizes and BackupCount mean
+// their defaults (see DefaultConfig), so a zero Config keeps backups;
+// BackupCount NoBackups keeps none (what "backup_count: 0" gives in YAML).
+// CacheSize 0 turns the read cache off, as it does in YAML.
 type Config struct {
 	Backend            string         `yaml:"backend"`              // memory (default), file, database, redis
 	FilePath           string         `yaml:"file_path"`            // file backend; default: user data dir + foxstore/storage.json
@@ -20,7 +21,7 @@ type Config struct {
 	Namespace          string         `yaml:"namespace"`            // isolates this store's keys
 	AsyncWrite         bool           `yaml:"async_write"`          // file backend: acknowledge before fsync
 	FlushInterval      time.Duration  `yaml:"flush_interval"`       // with AsyncWrite: the longest a write waits
-	BackupCount        int            `yaml:"backup_count"`         // file backend: rotated backups kept
+	BackupCount        int            `yaml:"backup_count"`         // file backend: rotated backups kept; 0 = default, NoBackups = none
 	MaxValueSize       int64          `yaml:"max_value_size"`       // largest encoded value in bytes
 	ReadOnly           bool           `yaml:"read_only"`            // file backend: open a consistent read-only view
 	Database           DatabaseConfig `yaml:"database"`
@@ -60,6 +61,9 @@ const (
 	DefaultRedisAddr          = "127.0.0.1:6379"
 )
 
+// NoBackups as Config.BackupCount keeps no backups.
+const NoBackups = -1
+
 // DefaultConfig returns the configuration that an empty YAML document gives.
 func DefaultConfig() Config {
 	return Config{
@@ -89,6 +93,9 @@ func (c Config) WithDefaults() Config {
 	}
 	if c.FlushInterval == 0 {
 		c.FlushInterval = d.FlushInterval
+	}
+	if c.BackupCount == 0 {
+		c.BackupCount = d.BackupCount
 	}
 	if c.MaxValueSize == 0 {
 		c.MaxValueSize = d.MaxValueSize

@@ -310,7 +310,7 @@ func TestNothingValidFailsAndTouchesNothing(t *testing.T) {
 			flip(t, filepath.Join(dir, "storage.json.bak1"), 70)
 		}},
 		{"log without snapshot", func(t *testing.T, dir string) {
-			compacted(t, filepath.Join(dir, "storage.json"), 0)
+			compacted(t, filepath.Join(dir, "storage.json"), driver.NoBackups)
 			os.Remove(filepath.Join(dir, "storage.json"))
 		}},
 		{"newer format", func(t *testing.T, dir string) {

@@ -105,7 +105,7 @@ var (
 // left. With cfg.ReadOnly it takes no lock and changes no file.
 func Open(ctx context.Context, cfg driver.Config) (*Store, error) {
 	cfg = cfg.WithDefaults()
-	if cfg.BackupCount < 0 {
+	if cfg.BackupCount < 0 && cfg.BackupCount != driver.NoBackups {
 		return nil, driver.NewError(driver.CodeInvalid, "open", "", errors.New("backup_count is negative"))
 	}
 	path := cfg.FilePath
@@ -125,7 +125,7 @@ func Open(ctx context.Context, cfg driver.Config) (*Store, error) {
 		async:      cfg.AsyncWrite,
 		readOnly:   cfg.ReadOnly,
 		flushEvery: cfg.FlushInterval,
-		backups:    cfg.BackupCount,
+		backups:    max(cfg.BackupCount, 0),
 		flushed:    make(chan struct{}),
 		stop:       make(chan struct{}),
 		kick:       make(chan struct{}, 1),

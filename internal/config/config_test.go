@@ -86,7 +86,7 @@ storage:
 		Namespace:          "app:v1",
 		AsyncWrite:         true,
 		FlushInterval:      2 * time.Second,
-		BackupCount:        0,
+		BackupCount:        driver.NoBackups,
 		MaxValueSize:       4 << 20,
 		ReadOnly:           true,
 		Database: driver.DatabaseConfig{
@@ -733,7 +733,7 @@ func TestValidate(t *testing.T) {
 		{"namespace", func(c *driver.Config) { c.Namespace = "a\x00" }, "namespace", []string{"namespace"}},
 		{"namespace utf8", func(c *driver.Config) { c.Namespace = "\xff" }, "namespace", []string{"UTF-8"}},
 		{"flush_interval", func(c *driver.Config) { c.FlushInterval = -1 }, "flush_interval", nil},
-		{"backup_count", func(c *driver.Config) { c.BackupCount = -1 }, "backup_count", nil},
+		{"backup_count", func(c *driver.Config) { c.BackupCount = -2 }, "backup_count", nil},
 		{"max_value_size negative", func(c *driver.Config) { c.MaxValueSize = -1 }, "max_value_size", []string{"got -1"}},
 		{"max_value_size big", func(c *driver.Config) { c.MaxValueSize = 1<<30 + 1 }, "max_value_size", []string{"1GiB"}},
 		{"driver", func(c *driver.Config) { c.Database.Driver = "oracle" }, "database.driver", nil},

@@ -62,7 +62,7 @@ var fields = []field{
 		want:     `a positive duration such as "1s"`,
 		positive: true,
 	}, func(c *driver.Config) *time.Duration { return &c.FlushInterval }),
-	intField("backup_count", func(c *driver.Config) *int { return &c.BackupCount }),
+	backupField(),
 	{
 		key: "max_value_size",
 		set: func(c *driver.Config, v *node) error {
@@ -401,4 +401,29 @@ func editDistance(a, b string, limit int) int {
 		prev, cur = cur, prev
 	}
 	return min(prev[len(b)], limit)
+}
+
+// backupField reads backup_count. In a Config, 0 means the default and
+// driver.NoBackups keeps none, so "backup_count: 0" becomes NoBackups.
+func backupField() field {
+	return field{
+		key: "backup_count",
+		set: func(c *driver.Config, v *node) error {
+			n, err := getInt(v, wantCount, validCount)
+			if err != nil {
+				return err
+			}
+			c.BackupCount = int(n)
+			if n == 0 {
+				c.BackupCount = driver.NoBackups
+			}
+			return nil
+		},
+		check: func(c *driver.Config) error {
+			if n := c.BackupCount; n < 0 && n != driver.NoBackups {
+				return wantErr(wantCount, fmt.Sprint(n))
+			}
+			return nil
+		},
+	}
 }
