@@ -102,7 +102,13 @@ func decodeList(v any) ([]int, error) {
 func appendWorkload(t *testing.T, r reporter, st foxstore.StoragePlugin, opts Options) Stats {
 	r.Helper()
 	opts = opts.withDefaults(r, 5)
-	prefix := prefixed("append", opts.Seed)
+	return inRounds(r, opts, "append", func(opts Options, prefix string) Stats {
+		return appendRound(t, r, st, opts, prefix)
+	})
+}
+
+func appendRound(t *testing.T, r reporter, st foxstore.StoragePlugin, opts Options, prefix string) Stats {
+	r.Helper()
 	keyName := func(k int) string { return fmt.Sprintf("%sk%d", prefix, k) }
 
 	var (
@@ -188,7 +194,6 @@ func appendWorkload(t *testing.T, r reporter, st foxstore.StoragePlugin, opts Op
 	}
 	wg.Wait()
 	stats.Faults = stopFaults()
-	stats.Rounds = 1
 	for _, tx := range txns {
 		stats.Ops++
 		if tx.state == indeterminate {
@@ -220,7 +225,7 @@ func appendWorkload(t *testing.T, r reporter, st foxstore.StoragePlugin, opts Op
 	for _, l := range final {
 		n += len(l)
 	}
-	r.Logf("append: %v; %d elements in the final lists", stats, n)
+	r.Logf("append round: %d transactions, %d elements in the final lists", stats.Ops, n)
 	return stats
 }
 

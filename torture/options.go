@@ -101,8 +101,12 @@ func (o Options) withDefaults(t reporter, keys int) Options {
 	if o.OpTimeout <= 0 {
 		o.OpTimeout = 30 * time.Second
 	}
-	t.Logf("seed %d (-torture.seed=%d replays the random choices), %d clients, %d keys, %v",
-		o.Seed, o.Seed, o.Clients, o.Keys, o.Duration)
+	keyInfo := ""
+	if o.Keys > 0 {
+		keyInfo = fmt.Sprintf(", %d keys", o.Keys)
+	}
+	t.Logf("seed %d (-torture.seed=%d replays the random choices), %d clients%s, %v",
+		o.Seed, o.Seed, o.Clients, keyInfo, o.Duration)
 	return o
 }
 
@@ -245,4 +249,37 @@ func quote(s string) string {
 		return fmt.Sprintf("%q...(%d bytes)", s[:40], len(s))
 	}
 	return fmt.Sprintf("%q", s)
+}
+
+// roundTime bounds a round of the append and set workloads, whose keys
+// grow as they run: fresh keys every round keep each operation cheap in
+// long runs.
+const roundTime = 10 * time.Second
+
+// inRounds runs round on fresh keys (a new prefix) again and again, each
+// for at most roundTime, until opts.Duration is spent, and adds up the
+// figures.
+func inRounds(r reporter, opts Options, name string, round func(opts Options, prefix string) Stats) Stats {
+	r.Helper()
+	end := time.Now().Add(opts.Duration)
+	var total Stats
+	for i := 0; i == 0 || time.Until(end) > 0; i++ {
+		if r.Failed() {
+			break
+		}
+		o := opts
+		o.Seed = opts.Seed + uint64(i)
+		o.Duration = min(roundTime, time.Until(end))
+		if i == 0 {
+			o.Duration = min(roundTime, opts.Duration)
+		}
+		s := round(o, fmt.Sprintf("%sr%d:", prefixed(name, opts.Seed), i))
+		total.Ops += s.Ops
+		total.Indeterminate += s.Indeterminate
+		total.Failed += s.Failed
+		total.Faults += s.Faults
+		total.Rounds++
+	}
+	r.Logf("%s: %v", name, total)
+	return total
 }

@@ -30,8 +30,14 @@ func Set(t *testing.T, newStore func(*testing.T) foxstore.StoragePlugin, opts Op
 
 func setWorkload(t *testing.T, r reporter, st foxstore.StoragePlugin, opts Options) Stats {
 	r.Helper()
-	opts = opts.withDefaults(r, 1)
-	prefix := prefixed("set", opts.Seed)
+	opts = opts.withDefaults(r, 0)
+	return inRounds(r, opts, "set", func(opts Options, prefix string) Stats {
+		return setRound(t, r, st, opts, prefix)
+	})
+}
+
+func setRound(t *testing.T, r reporter, st foxstore.StoragePlugin, opts Options, prefix string) Stats {
+	r.Helper()
 	key := func(e int) string { return fmt.Sprintf("%se%08d", prefix, e) }
 	pattern := prefix + "e*"
 
@@ -135,7 +141,6 @@ func setWorkload(t *testing.T, r reporter, st foxstore.StoragePlugin, opts Optio
 	}
 	wg.Wait()
 	stats.Faults = stopFaults()
-	stats.Rounds = 1
 	probs.report(r)
 
 	// The final read: every acknowledged element, with its value.
@@ -168,7 +173,7 @@ func setWorkload(t *testing.T, r reporter, st foxstore.StoragePlugin, opts Optio
 	if n, err := st.Count(t.Context(), pattern); err != nil || n != len(m) {
 		r.Errorf("final Count(%s) = %d, %v; Find returned %d keys", pattern, n, err, len(m))
 	}
-	r.Logf("set: %v; %d acknowledged adds, %d keys at the end", stats, len(acked), len(m))
+	r.Logf("set round: %d acknowledged adds, %d keys at the end", len(acked), len(m))
 	return stats
 }
 
