@@ -3,10 +3,16 @@ package database
 import (
 	"context"
 	"database/sql"
+	sqldriver "database/sql/driver"
+	"errors"
 	"fmt"
 	"math/bits"
 	"math/rand/v2"
 	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/stdlib"
 
 	"github.com/foxstore/foxstore/driver"
 )
@@ -86,15 +92,72 @@ func (s *Store) applyOnce(ctx context.Context, ws []driver.Write) error {
 	if s.d.name == "postgres" {
 		opts = &sql.TxOptions{Isolation: sql.LevelSerializable}
 	}
-	tx, err := s.db.BeginTx(ctx, opts)
+	tx, err := s.beginTx(ctx, opts)
 	if err != nil {
 		return err
 	}
-	if err := s.write(ctx, tx, ws); err != nil {
+	if err := s.write(ctx, tx.Tx, ws); err != nil {
 		tx.Rollback()
 		return err
 	}
 	return tx.Commit()
+}
+
+// pgApplyOne runs one write on PostgreSQL as a SERIALIZABLE transaction in
+// a single round trip: BEGIN, the statement and COMMIT go to the server as
+// one pipelined pgx batch on a connection of the pool. Like database/sql,
+// it moves to another connection (at most twice) when the batch could not
+// be sent on the one it got.
+func (s *Store) pgApplyOne(ctx context.Context, w driver.Write) error {
+	var err error
+	for range 3 {
+		err = s.pgApplyOnConn(ctx, w)
+		if !errors.Is(err, sqldriver.ErrBadConn) {
+			break
+		}
+	}
+	return err
+}
+
+func (s *Store) pgApplyOnConn(ctx context.Context, w driver.Write) error {
+	conn, err := s.db.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	return conn.Raw(func(dc any) error {
+		pc := dc.(*stdlib.Conn).Conn()
+		if pc.IsClosed() {
+			return sqldriver.ErrBadConn // database/sql drops the connection
+		}
+		var b pgx.Batch
+		b.Queue("BEGIN ISOLATION LEVEL SERIALIZABLE")
+		if w.Delete {
+			b.Queue(s.d.del, []byte(w.Key))
+		} else {
+			b.Queue(s.d.put, []byte(w.Key), w.Entry.Value.Bytes(), w.Entry.Expires)
+		}
+		b.Queue("COMMIT")
+		err := pc.SendBatch(ctx, &b).Close()
+		switch {
+		case err == nil:
+			return nil
+		case pgconn.SafeToRetry(err):
+			// Nothing reached the server: another connection may send it.
+			return sqldriver.ErrBadConn
+		case !pc.IsClosed() && pc.PgConn().TxStatus() != 'I':
+			// The statement failed, so the server skipped the COMMIT and
+			// the transaction is aborted. Roll it back to make the
+			// connection usable again, or close it if even that fails
+			// (the pool then drops it).
+			rctx, cancel := cleanupContext(ctx)
+			defer cancel()
+			if _, rerr := pc.Exec(rctx, "ROLLBACK"); rerr != nil {
+				pc.Close(rctx)
+			}
+		}
+		return err
+	})
 }
 
 // checkSizes refuses, before anything is sent, values the server would
@@ -118,12 +181,17 @@ func (s *Store) writeOne(ctx context.Context, tx *sql.Tx, w driver.Write) error 
 	if w.Delete {
 		q = s.d.del
 	}
-	st, err := s.stmt(ctx, q)
+	var (
+		st  stmt
+		err error
+	)
+	if tx != nil {
+		st, err = s.txStmt(ctx, tx, q)
+	} else {
+		st, err = s.stmt(ctx, q)
+	}
 	if err != nil {
 		return err
-	}
-	if tx != nil {
-		st = tx.StmtContext(ctx, st)
 	}
 	if w.Delete {
 		_, err = st.ExecContext(ctx, []byte(w.Key))
@@ -279,7 +347,7 @@ func (s *Store) GetMany(ctx context.Context, keys []string, fn func(string, driv
 }
 
 func (s *Store) getMany(ctx context.Context, tx *sql.Tx, keys []string, fn func(string, driver.Entry)) error {
-	bind := func(q string) (*sql.Stmt, error) {
+	bind := func(q string) (stmt, error) {
 		if tx == nil {
 			return s.stmt(ctx, q)
 		}
@@ -320,7 +388,7 @@ func (s *Store) getMany(ctx context.Context, tx *sql.Tx, keys []string, fn func(
 	return nil
 }
 
-func queryRows(ctx context.Context, st *sql.Stmt, fn func(string, driver.Entry), args ...any) error {
+func queryRows(ctx context.Context, st stmt, fn func(string, driver.Entry), args ...any) error {
 	rows, err := st.QueryContext(ctx, args...)
 	if err != nil {
 		return err

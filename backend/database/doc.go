@@ -13,10 +13,16 @@
 //     the user data directory ($XDG_DATA_HOME or ~/.local/share, macOS
 //     ~/Library/Application Support, Windows %LocalAppData%), created with
 //     mode 0600 in a 0700 directory.
-//   - postgres: github.com/jackc/pgx/v5, the maintained native driver, through
-//     a small database/sql adapter of our own (pgsql.go) so that all three
-//     drivers share one pool, one code path and sql.DBStats. pgx prepares
-//     and caches each statement per connection.
+//   - postgres: github.com/jackc/pgx/v5, the most used and best maintained
+//     PostgreSQL driver for Go, through its own database/sql adapter
+//     (github.com/jackc/pgx/v5/stdlib, opened with stdlib.OpenDB on the
+//     parsed configuration, so that the store can set a dial timeout and
+//     application_name). The adapter gives the store database/sql's pool
+//     and sql.DBStats, shared with the other two drivers, while pgx still
+//     encodes []byte slices as bytea[] (for = ANY and unnest) and prepares
+//     each statement once per connection, in its statement cache. Single
+//     writes use the pgx connection underneath (sql.Conn.Raw) to pipeline
+//     BEGIN, statement and COMMIT.
 //   - mysql: github.com/go-sql-driver/mysql, for MySQL and MariaDB. The store
 //     uses server-side prepared statements and lets the driver send large
 //     values as long data, so values up to max_allowed_packet work.
@@ -95,9 +101,9 @@
 // # Limits
 //
 //   - PostgreSQL: a btree entry holds at most about 2,700 bytes, so a stored
-//     key (namespace prefixes plus key) longer than that which does not
-//     compress is refused with ErrStorageInvalid. User keys (at most 1,024
-//     bytes) are far below it.
+//     key longer than that which does not compress would be refused with
+//     ErrStorageInvalid. foxstore keeps stored keys (namespace prefixes plus
+//     key) to driver.MaxStoredKeyLen (2,600 bytes), below it.
 //   - MySQL/MariaDB: a value larger than the server's max_allowed_packet
 //     (16 MiB by default on MariaDB, 64 MiB on MySQL 8) is refused with
 //     ErrStorageInvalid before it is sent, and Open logs a warning when

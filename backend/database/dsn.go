@@ -14,6 +14,7 @@ import (
 
 	"github.com/go-sql-driver/mysql"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
 	"modernc.org/sqlite"
 
 	"github.com/foxstore/foxstore/driver"
@@ -79,7 +80,7 @@ func connectPostgres(dsn string) (*connection, error) {
 		pc.RuntimeParams["application_name"] = "foxstore"
 	}
 	return &connection{
-		db:      sql.OpenDB(pgConnector{cfg: pc}),
+		db:      stdlib.OpenDB(*pc),
 		secrets: secretsOf(dsn, pc.Password),
 	}, nil
 }

@@ -429,3 +429,91 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// TestPostgresStaleConnections cuts every pooled connection while the
+// server stays reachable, as a server restart or a proxy would, and checks
+// that BeginTransaction moves on to a new connection instead of failing on
+// the dead ones the pool still holds. (A statement cannot be retried that
+// way once it was sent, but a BEGIN that failed changed nothing.)
+func TestPostgresStaleConnections(t *testing.T) {
+	tg := serverTarget(t, "postgres")
+	dsn, _, p := viaProxy(t, tg)
+	cfg := tg.config(t)
+	cfg.Database.DSN = dsn
+	st := openCfg(t, cfg)
+	ctx := t.Context()
+	if err := st.Set(ctx, "k", "v", 0); err != nil {
+		t.Fatal(err)
+	}
+	// Open several transactions at once, twice, so that the pool holds as
+	// many connections, all checked and used just now: pgx's adapter pings
+	// an idle connection before reusing it only after a second.
+	for range 2 {
+		var txs []foxstore.Transaction
+		for range 4 {
+			tx, err := st.BeginTransaction(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := tx.Get("k"); err != nil {
+				t.Fatal(err)
+			}
+			txs = append(txs, tx)
+		}
+		for _, tx := range txs {
+			if err := tx.Commit(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	p.cut()
+	p.restore()
+	tx, err := st.BeginTransaction(ctx)
+	if err != nil {
+		t.Fatalf("BeginTransaction after the pooled connections broke: %v", err)
+	}
+	if _, err := tx.Get("k"); err != nil {
+		t.Fatalf("tx.Get: %v", err)
+	}
+	if err := tx.Set("k", "tx"); err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatalf("Commit: %v", err)
+	}
+}
+
+// TestPostgresRollbackOnStalledServer checks that Rollback of a transaction
+// whose ctx never ends still returns when the server stops answering.
+func TestPostgresRollbackOnStalledServer(t *testing.T) {
+	tg := serverTarget(t, "postgres")
+	dsn, _, p := viaProxy(t, tg)
+	cfg := tg.config(t)
+	cfg.Database.DSN = dsn
+	st := openCfg(t, cfg)
+	if err := st.Set(t.Context(), "k", "v", 0); err != nil {
+		t.Fatal(err)
+	}
+	tx, err := st.BeginTransaction(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Get("k"); err != nil {
+		t.Fatal(err)
+	}
+	p.stall()
+	done := make(chan error, 1)
+	go func() { done <- tx.Rollback() }()
+	select {
+	case <-done:
+	case <-time.After(time.Minute):
+		t.Fatal("Rollback on a stalled server did not return")
+	}
+	p.restore()
+	waitFor(t, "a Get once traffic flows again", func() bool {
+		ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+		defer cancel()
+		v, err := st.Get(ctx, "k")
+		return err == nil && v == "v"
+	})
+}

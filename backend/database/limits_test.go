@@ -42,10 +42,11 @@ func TestMySQLPacketLimit(t *testing.T) {
 	}
 }
 
-// TestPostgresKeyLimit documents PostgreSQL's btree limit: a stored key
-// over about 2,700 bytes that does not compress is refused with
-// ErrStorageInvalid (a user key is at most 1,024 bytes; only deeply nested
-// namespaces get there).
+// TestPostgresKeyLimit checks PostgreSQL's btree limit against the keys
+// foxstore sends: a stored key of driver.MaxStoredKeyLen random bytes (the
+// longest a namespace view makes) is accepted, and a longer one that does
+// not compress, over the btree entry limit (about 2,700 bytes), is refused
+// with ErrStorageInvalid, not a write failure.
 func TestPostgresKeyLimit(t *testing.T) {
 	dsn := os.Getenv("FOXSTORE_TEST_POSTGRES")
 	if dsn == "" {
@@ -61,15 +62,28 @@ func TestPostgresKeyLimit(t *testing.T) {
 	defer s.db.ExecContext(t.Context(), "DELETE FROM foxstore_meta WHERE tbl = $1", s.table)
 	defer s.Close(t.Context())
 	v, _ := driver.EncodeValue("x")
-	key := make([]byte, driver.MaxStoredKeyLen)
+	key := make([]byte, 3072)
 	rand.Read(key)
-	ok := string(key[:2000])
-	if err := s.Apply(t.Context(), []driver.Write{{Key: ok, Entry: driver.Entry{Value: v}}}); err != nil {
-		t.Errorf("2,000-byte key: %v", err)
+	longest := string(key[:driver.MaxStoredKeyLen])
+	for _, ws := range [][]driver.Write{
+		{{Key: longest, Entry: driver.Entry{Value: v}}},                                       // one write: the pipelined transaction
+		{{Key: longest[1:], Entry: driver.Entry{Value: v}}, {Key: longest[2:], Delete: true}}, // a batch: unnest, = ANY
+	} {
+		if err := s.Apply(t.Context(), ws); err != nil {
+			t.Errorf("%d-byte key: %v", len(ws[0].Key), err)
+		}
 	}
-	err = s.Apply(t.Context(), []driver.Write{{Key: string(key), Entry: driver.Entry{Value: v}}})
-	if driver.CodeOf(err) != driver.CodeInvalid {
-		t.Errorf("3,072-byte random key = %v, want code %d", err, driver.CodeInvalid)
+	if _, ok, err := s.Get(t.Context(), longest); !ok || err != nil {
+		t.Errorf("Get of the %d-byte key: ok=%v err=%v", len(longest), ok, err)
+	}
+	for _, ws := range [][]driver.Write{
+		{{Key: string(key), Entry: driver.Entry{Value: v}}},
+		{{Key: string(key), Entry: driver.Entry{Value: v}}, {Key: "other", Entry: driver.Entry{Value: v}}},
+	} {
+		err = s.Apply(t.Context(), ws)
+		if driver.CodeOf(err) != driver.CodeInvalid {
+			t.Errorf("%d-byte random key in a batch of %d = %v, want code %d", len(key), len(ws), err, driver.CodeInvalid)
+		}
 	}
 }
 

@@ -106,9 +106,12 @@ func (s *Store) migrateSteps(ctx context.Context, q execQuerier, table string) e
 	return nil
 }
 
-// cleanupContext is for statements that must run after ctx has ended
-// (ROLLBACK, releasing a lock), bounded so that a server that stopped
-// answering cannot hold them forever.
+// cleanupTimeout bounds statements that must run after ctx has ended
+// (ROLLBACK, releasing a lock), so that a server that stopped answering
+// cannot hold them forever.
+const cleanupTimeout = 5 * time.Second
+
+// cleanupContext is the ctx for such statements.
 func cleanupContext(ctx context.Context) (context.Context, context.CancelFunc) {
-	return context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	return context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
 }

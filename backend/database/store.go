@@ -38,6 +38,9 @@ type Store struct {
 	// ctx) rather than polling SQLite's lock. nil for servers.
 	writer chan struct{}
 
+	// maxConns is the size of the pool.
+	maxConns int
+
 	// maxValue is the largest encoded value the server takes (MySQL's
 	// max_allowed_packet); 0 when there is no lower limit than the front's.
 	maxValue int
@@ -74,6 +77,7 @@ func Open(ctx context.Context, cfg driver.Config) (*Store, error) {
 	}
 	s := &Store{db: c.db, d: d, table: dc.Table, log: log, secrets: c.secrets, stmts: map[string]*sql.Stmt{}}
 	open := pool(c.db, dc)
+	s.maxConns = open
 	if dc.Driver == "sqlite" {
 		s.writer = make(chan struct{}, 1)
 		if c.path == "" && open > 1 {
@@ -106,9 +110,60 @@ func (s *Store) setup(ctx context.Context, cfg driver.Config) error {
 	return s.migrate(ctx, s.table)
 }
 
-// stmt returns the prepared statement for query, preparing it on first
-// use. database/sql prepares it again on each connection that needs it.
-func (s *Store) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
+// stmt is one statement of the store, ready to run with its arguments.
+//
+// On SQLite and MySQL it is a *sql.Stmt: database/sql prepares it once per
+// connection that runs it. On PostgreSQL it is the SQL text run on the pool
+// or the transaction (sqlText): pgx prepares it the first time it runs on a
+// connection and keeps it in that connection's statement cache, so the
+// server parses it once per connection too, with no prepare round trip of
+// its own and nothing for database/sql to deallocate when it drops a
+// connection.
+type stmt interface {
+	ExecContext(ctx context.Context, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, args ...any) (*sql.Rows, error)
+}
+
+// runner is what runs SQL text: *sql.DB or *sql.Tx.
+type runner interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
+// sqlText is a PostgreSQL statement: its text, and where it runs.
+type sqlText struct {
+	on    runner
+	query string
+}
+
+func (q sqlText) ExecContext(ctx context.Context, args ...any) (sql.Result, error) {
+	return q.on.ExecContext(ctx, q.query, args...)
+}
+
+func (q sqlText) QueryContext(ctx context.Context, args ...any) (*sql.Rows, error) {
+	return q.on.QueryContext(ctx, q.query, args...)
+}
+
+// stmt returns the statement for query. On SQLite and MySQL it is prepared
+// on first use and kept; database/sql prepares it again on each connection
+// that needs it.
+func (s *Store) stmt(ctx context.Context, query string) (stmt, error) {
+	if s.d.name == "postgres" {
+		if s.closed.Load() {
+			return nil, errClosed
+		}
+		return sqlText{on: s.db, query: query}, nil
+	}
+	st, err := s.prepared(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	return st, nil
+}
+
+// prepared returns the prepared statement for query, preparing it on first
+// use.
+func (s *Store) prepared(ctx context.Context, query string) (*sql.Stmt, error) {
 	s.stmtMu.Lock()
 	st := s.stmts[query]
 	s.stmtMu.Unlock()
@@ -134,8 +189,11 @@ func (s *Store) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
 }
 
 // txStmt is stmt bound to tx.
-func (s *Store) txStmt(ctx context.Context, tx *sql.Tx, query string) (*sql.Stmt, error) {
-	st, err := s.stmt(ctx, query)
+func (s *Store) txStmt(ctx context.Context, tx *sql.Tx, query string) (stmt, error) {
+	if s.d.name == "postgres" {
+		return sqlText{on: tx, query: query}, nil
+	}
+	st, err := s.prepared(ctx, query)
 	if err != nil {
 		return nil, err
 	}
@@ -178,7 +236,7 @@ func (s *Store) Get(ctx context.Context, key string) (driver.Entry, bool, error)
 	return e, ok, s.classify(ctx, err)
 }
 
-func getOne(ctx context.Context, st *sql.Stmt, key string) (driver.Entry, bool, error) {
+func getOne(ctx context.Context, st stmt, key string) (driver.Entry, bool, error) {
 	rows, err := st.QueryContext(ctx, []byte(key))
 	if err != nil {
 		return driver.Entry{}, false, err

@@ -1,10 +1,14 @@
 package database
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
 	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/foxstore/foxstore/driver"
 )
@@ -40,16 +44,86 @@ func (s *Store) Begin(ctx context.Context) (driver.Tx, error) {
 		// Nothing stops the transaction from writing later.
 		opts = &sql.TxOptions{ReadOnly: true}
 	}
-	stx, err := s.db.BeginTx(ctx, opts)
+	stx, err := s.beginTx(ctx, opts)
 	if err != nil {
 		return nil, s.classify(ctx, err)
 	}
 	return &tx{s: s, tx: stx}, nil
 }
 
+// sqlTx is a database/sql transaction whose Rollback cannot hang.
+//
+// pgx's adapter rolls back under the ctx that BeginTx got, so a server that
+// stopped answering could hold Rollback for as long as that ctx lives
+// (forever, for context.Background). The transaction therefore runs under a
+// ctx of its own, which Rollback cancels when the server has not answered
+// within cleanupTimeout: pgx then closes the connection, which ends the
+// transaction on the server too, and the pool drops it.
+type sqlTx struct {
+	*sql.Tx
+	cancel context.CancelFunc
+}
+
+func (t *sqlTx) Commit() error {
+	defer t.cancel()
+	return t.Tx.Commit()
+}
+
+func (t *sqlTx) Rollback() error {
+	defer t.cancel()
+	timer := time.AfterFunc(cleanupTimeout, t.cancel)
+	defer timer.Stop()
+	return t.Tx.Rollback()
+}
+
+// beginTx starts a transaction on a connection of the pool.
+//
+// On PostgreSQL, a BEGIN that fails because its connection broke while it
+// sat in the pool (the server restarted, something on the way cut it) is
+// tried again: a failed BEGIN changed nothing, and pgx has closed the broken
+// connection, which the pool drops when it next hands it out. Every pooled
+// connection may be broken, so it tries at most once per connection the
+// pool may hold, and once more on a new one. (database/sql does this on its
+// own for a statement that could not be sent, which pgx's adapter reports
+// as driver.ErrBadConn, but not for BEGIN.)
+func (s *Store) beginTx(ctx context.Context, opts *sql.TxOptions) (*sqlTx, error) {
+	for try := 0; ; try++ {
+		tctx, cancel := context.WithCancel(ctx)
+		stx, err := s.db.BeginTx(tctx, opts)
+		if err == nil {
+			return &sqlTx{Tx: stx, cancel: cancel}, nil
+		}
+		cancel()
+		if try >= s.maxConns || !s.brokenBegin(ctx, err) {
+			return nil, err
+		}
+	}
+}
+
+// brokenBegin reports whether err is a PostgreSQL BEGIN that failed with its
+// connection, rather than because ctx ended, the server refused it, or no
+// new connection could be made.
+func (s *Store) brokenBegin(ctx context.Context, err error) bool {
+	if s.d.name != "postgres" || ctx.Err() != nil || errors.Is(err, sql.ErrConnDone) {
+		return false
+	}
+	var ce *pgconn.ConnectError
+	if errors.As(err, &ce) {
+		return false
+	}
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		// FATAL and PANIC end the session: the server is closing the
+		// connection (an administrator's command, a restart).
+		sev := cmp.Or(pe.SeverityUnlocalized, pe.Severity)
+		return sev == "FATAL" || sev == "PANIC"
+	}
+	return true
+}
+
 type tx struct {
 	s  *Store
-	tx *sql.Tx
+	tx *sqlTx
 
 	mu   sync.Mutex // one statement at a time on the transaction's connection
 	done bool       // guarded by mu
@@ -70,7 +144,7 @@ func (t *tx) Get(ctx context.Context, key string) (driver.Entry, bool, error) {
 	if t.doomed != nil {
 		return t.s.Get(ctx, key)
 	}
-	st, err := t.s.txStmt(ctx, t.tx, t.s.d.getLocked)
+	st, err := t.s.txStmt(ctx, t.tx.Tx, t.s.d.getLocked)
 	if err != nil {
 		return driver.Entry{}, false, t.s.classify(ctx, err)
 	}
@@ -108,7 +182,7 @@ func (t *tx) Commit(ctx context.Context, ws []driver.Write) error {
 			return t.s.classify(ctx, err)
 		}
 		defer release()
-		if err := t.s.write(ctx, t.tx, ws); err != nil {
+		if err := t.s.write(ctx, t.tx.Tx, ws); err != nil {
 			t.tx.Rollback()
 			return t.s.classify(ctx, err)
 		}
