@@ -13,6 +13,7 @@ import (
 	"github.com/foxstore/foxstore"
 	"github.com/foxstore/foxstore/backend/database"
 	_ "github.com/foxstore/foxstore/backend/redis"
+	goredis "github.com/redis/go-redis/v9"
 )
 
 // The server backends run when these variables are set (.ci/run sets them).
@@ -139,20 +140,26 @@ func newRedis(t *testing.T) foxstore.StoragePlugin {
 	return s
 }
 
-// cleanRedis deletes every key of cfg's namespace, through a store of its
-// own (the one under test may be closed or broken by then).
+// cleanRedis deletes every key of cfg's namespace, nested namespaces
+// included, which the store's own methods cannot reach: it scans the server
+// for the namespace's encoded prefix (0xFF, the name, NUL: see the front's
+// namespace.go).
 func cleanRedis(t testing.TB, cfg foxstore.Config) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	s, err := foxstore.Open(ctx, cfg)
-	if err != nil {
-		t.Logf("cleaning up namespace %s: %v", cfg.Namespace, err)
-		return
+	c := goredis.NewClient(&goredis.Options{Addr: cfg.Redis.Addrs[0], DisableIdentity: true})
+	defer c.Close()
+	// The names are fxtorture-<hex>: nothing in them is a glob character.
+	iter := c.Scan(ctx, 0, "\xff"+cfg.Namespace+"\x00*", 1000).Iterator()
+	var keys []string
+	for iter.Next(ctx) {
+		keys = append(keys, iter.Val())
 	}
-	defer s.(io.Closer).Close()
-	keys, err := s.Keys(ctx, "*")
-	if err == nil && len(keys) > 0 {
-		err = s.DeleteBatch(ctx, keys)
+	err := iter.Err()
+	for len(keys) > 0 && err == nil {
+		n := min(len(keys), 1000)
+		err = c.Del(ctx, keys[:n]...).Err()
+		keys = keys[n:]
 	}
 	if err != nil {
 		t.Logf("cleaning up namespace %s: %v", cfg.Namespace, err)
