@@ -18,11 +18,12 @@ func TestKillFile(t *testing.T) {
 	})
 	t.Run("async", func(t *testing.T) {
 		cfg := func(dir string) foxstore.Config { return fileConfig(dir, true) }
-		// A write younger than flush_interval may be lost; allow for the
-		// time the acknowledgment takes to reach the parent too.
+		// A write younger than flush_interval may be lost. The margin
+		// allows for a flusher that a loaded machine (CI, -race) runs late:
+		// this checks durability, not timing.
 		torture.Kill(t, func(t *testing.T, dir string) foxstore.StoragePlugin {
 			return openCfg(t, cfg(dir))
-		}, torture.KillOptions{MayLose: cfg("").FlushInterval + 50*time.Millisecond})
+		}, torture.KillOptions{MayLose: cfg("").FlushInterval + 500*time.Millisecond})
 	})
 }
 
