@@ -10,7 +10,7 @@ import (
 	"github.com/foxstore/foxstore"
 )
 
-func open(t *testing.T, cfg foxstore.Config) foxstore.Store {
+func open(t testing.TB, cfg foxstore.Config) foxstore.Store {
 	t.Helper()
 	s, err := foxstore.Open(context.Background(), cfg)
 	if err != nil {
