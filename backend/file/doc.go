@@ -117,6 +117,18 @@
 // file. A crash at any moment, compaction included, leaves files that open
 // without damage.
 //
+// # Verification
+//
+// Verify checks a store without opening it: it reads every snapshot (the
+// current one and each backup) and every log segment with the same parsers
+// as Open, runs Open's recovery on them without changing any file or
+// taking the lock (so it may run beside a writer, reading again if a
+// compaction replaced files meanwhile), and reports each file's status
+// with the byte offset and line of any damage, its sequence numbers and
+// keys, what Open would load (which snapshot, which log records), what it
+// would repair, which records it would lose, and whether it would open at
+// all. `foxstore verify` prints that report.
+//
 // # Limits
 //
 // The whole store must fit in memory, and compaction briefly needs room for

@@ -49,6 +49,16 @@ func checkCRC(line []byte) ([]byte, error) {
 	return line[:cut], nil
 }
 
+// atError is damage found at a byte offset of a file: where the bad line
+// or the bad bytes start.
+type atError struct {
+	off int64
+	err error
+}
+
+func (e *atError) Error() string { return fmt.Sprintf("offset %d: %v", e.off, e.err) }
+func (e *atError) Unwrap() error { return e.err }
+
 var (
 	errShort  = errors.New("truncated line")
 	errNoCRC  = errors.New("no checksum")

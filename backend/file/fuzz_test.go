@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -18,8 +19,8 @@ import (
 // FuzzLoad feeds arbitrary bytes to the loader as a snapshot and a log
 // segment, once as they are and once with their checksums made right, so
 // that mutations reach the parsers behind the checksums. Opening must never
-// panic: it succeeds, or fails with ErrStorageCorrupted. A store that opens
-// opens again with the same contents. The seed corpus (testdata/fuzz) holds
+// panic: it succeeds, or fails with ErrStorageCorrupted, as Verify said
+// beforehand. A store that opens opens again with the same contents. The seed corpus (testdata/fuzz) holds
 // real stores.
 func FuzzLoad(f *testing.F) {
 	f.Add([]byte(`{"foxstore":"snapshot","version":1,"seq":0,"created":"2025-01-01T00:00:00Z","entries":[`+"\n"+`],"count":0,"crc32c":"00000000"}`+"\n"), []byte(nil))
@@ -45,14 +46,24 @@ func FuzzLoad(f *testing.F) {
 					t.Fatal(err)
 				}
 			}
+			rep, verr := Verify(context.Background(), path)
 			s, err := Open(context.Background(), testConfig(path, nil))
+			if verr != nil {
+				t.Fatalf("Verify: %v", verr)
+			}
 			if err != nil {
 				if !errors.Is(err, driver.ErrStorageCorrupted) {
 					t.Fatalf("Open: %v; want success or ErrStorageCorrupted", err)
 				}
+				if rep.Recovery.Opens {
+					t.Fatalf("Open: %v; Verify said it opens: %+v", err, rep.Recovery)
+				}
 				continue
 			}
 			want := dump(t, s)
+			if keys := strings.Count(want, "\n"); !rep.Recovery.Opens || rep.Recovery.Keys != keys {
+				t.Fatalf("Open gives %d keys; Verify said %+v", keys, rep.Recovery)
+			}
 			mustClose(t, s)
 			s, err = Open(context.Background(), testConfig(path, nil))
 			if err != nil {

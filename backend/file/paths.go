@@ -75,6 +75,7 @@ type listing struct {
 	snapshot, newSnap bool
 	backups           []int    // numbers, ascending (newest first)
 	segments          []uint64 // afters, ascending
+	aside             []string // names of files moved aside by recovery, sorted
 }
 
 func (n names) list() (listing, error) {
@@ -98,6 +99,8 @@ func (n names) list() (listing, error) {
 			continue
 		}
 		switch {
+		case strings.HasPrefix(rest, "corrupt-") || strings.Contains(rest, ".corrupt-"):
+			l.aside = append(l.aside, name)
 		case rest == "new":
 			l.newSnap = true
 		case strings.HasPrefix(rest, "bak"):
@@ -112,6 +115,7 @@ func (n names) list() (listing, error) {
 	}
 	slices.Sort(l.backups)
 	slices.Sort(l.segments)
+	slices.Sort(l.aside)
 	return l, nil
 }
 

@@ -91,6 +91,11 @@ func recoverState(n names, nowMs int64) (*state, error) {
 	if err != nil {
 		return nil, err
 	}
+	return recoverFrom(n, l, nowMs, readFile)
+}
+
+// recoverFrom is recoverState over the files of l, read with read.
+func recoverFrom(n names, l listing, nowMs int64, read func(string) ([]byte, error)) (*state, error) {
 	st := &state{mainPath: n.path}
 	var cands []string
 	if l.snapshot {
@@ -102,14 +107,14 @@ func recoverState(n names, nowMs int64) (*state, error) {
 		cands = append(cands, n.backup(b))
 	}
 	for _, c := range cands {
-		data, err := readFile(c)
+		data, err := read(c)
 		if err != nil {
 			return nil, err
 		}
 		sn, err := parseSnapshot(data)
 		mem := memory.New()
 		if err == nil {
-			err = loadEntries(sn, mem, nowMs)
+			_, err = loadEntries(sn, mem, nowMs)
 		}
 		var ve *versionError
 		if errors.As(err, &ve) {
@@ -151,7 +156,7 @@ func recoverState(n names, nowMs int64) (*state, error) {
 		st.mem = memory.New()
 	}
 	st.last = st.snapSeq
-	if err := st.replay(n, l.segments); err != nil {
+	if err := st.replay(n, l.segments, read); err != nil {
 		return nil, err
 	}
 	return st, nil
@@ -159,7 +164,7 @@ func recoverState(n names, nowMs int64) (*state, error) {
 
 // replay applies the records after the snapshot, segment by segment, while
 // their sequence numbers follow each other.
-func (st *state) replay(n names, segs []uint64) error {
+func (st *state) replay(n names, segs []uint64, read func(string) ([]byte, error)) error {
 	stopped := false
 	for i, after := range segs {
 		path := n.segment(after)
@@ -181,7 +186,7 @@ func (st *state) replay(n names, segs []uint64) error {
 			st.badSegs = append(st.badSegs, badFile{path, st.lost})
 			continue
 		}
-		data, err := readFile(path)
+		data, err := read(path)
 		if err != nil {
 			return err
 		}
@@ -199,7 +204,7 @@ func (st *state) replay(n names, segs []uint64) error {
 		case r.damaged != nil:
 			st.badSegs = append(st.badSegs, badFile{path, r.damaged})
 		case r.tornAt >= 0 && !isLast:
-			st.badSegs = append(st.badSegs, badFile{path, fmt.Errorf("unreadable bytes from offset %d", r.tornAt)})
+			st.badSegs = append(st.badSegs, badFile{path, &atError{r.tornAt, errors.New("unreadable bytes up to the end")}})
 		case r.headerBad:
 			// A torn header on the newest, empty segment: a rotation was
 			// cut short before any record went there. It is rewritten.
@@ -207,7 +212,7 @@ func (st *state) replay(n names, segs []uint64) error {
 				st.keptSegs = append(st.keptSegs, after)
 				st.active = &activeSeg{after: after, end: 0, size: int64(len(data))}
 			} else {
-				st.badSegs = append(st.badSegs, badFile{path, errors.New("bad header")})
+				st.badSegs = append(st.badSegs, badFile{path, &atError{0, errors.New("bad header")}})
 			}
 		default:
 			st.keptSegs = append(st.keptSegs, after)
@@ -225,19 +230,24 @@ func (st *state) replay(n names, segs []uint64) error {
 	return nil
 }
 
-type segResult struct {
+// segWalk is what walking a segment found, whatever its records were used for.
+type segWalk struct {
 	headerBad bool
 	version   error
-	damaged   error // bad bytes with valid records after them, or a wrong header
-	gap       error // a record that does not follow the last one applied
+	damaged   error // bad bytes with valid records after them, or a wrong header: an *atError
 	tornAt    int64 // start of unreadable bytes at the end; -1 if none
 	tornLine  bool  // those bytes hold a complete line
 	end       int64 // end of the last valid line
 	lastSeq   uint64
 }
 
-func (st *state) replaySegment(data []byte, after uint64) segResult {
-	r := segResult{tornAt: -1, lastSeq: after}
+// walkSegment reads a segment: its header, then its lines in order. It
+// calls fn with each record that parses and comes after the previous one,
+// and the offset of its line; fn returning false stops the walk there.
+// Lines that do not parse are bad bytes: damage when a record follows
+// them, a torn tail otherwise.
+func walkSegment(data []byte, after uint64, fn func(rec record, off int64) bool) segWalk {
+	r := segWalk{tornAt: -1, lastSeq: after}
 	nl := bytes.IndexByte(data, '\n')
 	if nl < 0 {
 		r.headerBad, r.tornAt = true, 0
@@ -252,17 +262,18 @@ func (st *state) replaySegment(data []byte, after uint64) segResult {
 		}
 		r.headerBad = true
 	case hAfter != after:
-		r.damaged = fmt.Errorf("header says the records follow %d", hAfter)
+		r.damaged = &atError{0, fmt.Errorf("header says the records follow %d", hAfter)}
 	default:
 		r.end = int64(nl + 1)
 	}
-	bad := -1
+	bad := -1 // start of the current run of bad lines
+	var badErr error
 	off := nl + 1
 	for off < len(data) {
 		i := bytes.IndexByte(data[off:], '\n')
 		if i < 0 {
 			if bad < 0 {
-				bad = off
+				bad, badErr = off, errors.New("incomplete line")
 			}
 			break
 		}
@@ -273,28 +284,23 @@ func (st *state) replaySegment(data []byte, after uint64) segResult {
 		}
 		if err != nil {
 			if bad < 0 {
-				bad = off
+				bad, badErr = off, err
 			}
 			off = next
 			continue
 		}
 		if bad >= 0 || r.headerBad {
 			if r.damaged == nil {
-				r.damaged = fmt.Errorf("unreadable bytes at offset %d", max(bad, 0))
+				r.damaged = &atError{0, errors.New("bad header")}
+				if bad >= 0 {
+					r.damaged = &atError{int64(bad), fmt.Errorf("unreadable line: %v", badErr)}
+				}
 			}
 			bad = -1
 		}
 		r.lastSeq = rec.seq
-		if rec.seq > st.last+1 {
-			r.gap = fmt.Errorf("records %d to %d are missing", st.last+1, rec.seq-1)
+		if !fn(rec, int64(off)) {
 			return r
-		}
-		if rec.seq == st.last+1 {
-			if err := st.applyRecord(rec); err != nil {
-				r.gap = fmt.Errorf("record %d: %v", rec.seq, err)
-				return r
-			}
-			st.last = rec.seq
 		}
 		off = next
 		r.end = int64(next)
@@ -306,23 +312,59 @@ func (st *state) replaySegment(data []byte, after uint64) segResult {
 	return r
 }
 
+type segResult struct {
+	segWalk
+	gap error // a record that does not follow the last one applied
+}
+
+// replaySegment applies the records of a segment that follow st.last,
+// stopping at the first that does not.
+func (st *state) replaySegment(data []byte, after uint64) segResult {
+	var gap error
+	w := walkSegment(data, after, func(rec record, _ int64) bool {
+		if rec.seq > st.last+1 {
+			gap = fmt.Errorf("records %d to %d are missing", st.last+1, rec.seq-1)
+			return false
+		}
+		if rec.seq == st.last+1 {
+			if err := st.applyRecord(rec); err != nil {
+				gap = fmt.Errorf("record %d: %v", rec.seq, err)
+				return false
+			}
+			st.last = rec.seq
+		}
+		return true
+	})
+	return segResult{w, gap}
+}
+
 // applyRecord decodes every entry of rec, then applies them at once.
 func (st *state) applyRecord(rec record) error {
+	ws, err := decodeRecord(rec)
+	if err != nil {
+		return err
+	}
+	return st.mem.Apply(context.Background(), ws)
+}
+
+// decodeRecord decodes the entries of rec into writes sorted by key, each
+// key at most once.
+func decodeRecord(rec record) ([]driver.Write, error) {
 	ws := make([]driver.Write, len(rec.entries))
 	for i, obj := range rec.entries {
 		w, err := parseEntry(obj)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		ws[i] = w
 	}
 	slices.SortFunc(ws, func(a, b driver.Write) int { return strings.Compare(a.Key, b.Key) })
 	for i := 1; i < len(ws); i++ {
 		if ws[i].Key == ws[i-1].Key {
-			return fmt.Errorf("key %q twice in one record", ws[i].Key)
+			return nil, fmt.Errorf("key %q twice in one record", ws[i].Key)
 		}
 	}
-	return st.mem.Apply(context.Background(), ws)
+	return ws, nil
 }
 
 func describe(bad []badFile) string {

@@ -87,9 +87,10 @@ func (sw *snapWriter) finish() error {
 
 // snapshot is a checked snapshot file held in memory.
 type snapshot struct {
-	seq     uint64
-	entries []byte // the entry lines, "\n"-separated, each but the last ending in ','
-	count   int
+	seq        uint64
+	entries    []byte // the entry lines, "\n"-separated, each but the last ending in ','
+	entriesOff int64  // where entries starts in the file
+	count      int
 }
 
 // versionError reports a file written by a newer format version. It is not
@@ -103,45 +104,70 @@ func (e *versionError) Error() string {
 // parseSnapshot checks a snapshot's structure and checksum. Entries are
 // parsed later, by loadEntries.
 func parseSnapshot(data []byte) (snapshot, error) {
-	var sn snapshot
-	if len(data) == 0 {
-		return sn, errors.New("empty file")
-	}
-	if data[len(data)-1] != '\n' {
-		return sn, errors.New("truncated: no final newline")
-	}
-	body := data[:len(data)-1]
-	first := bytes.IndexByte(body, '\n')
-	last := bytes.LastIndexByte(body, '\n')
-	if first < 0 {
-		return sn, errors.New("not a foxstore snapshot")
+	if err := snapshotShape(data); err != nil {
+		return snapshot{}, err
 	}
 	// A version newer than ours is reported as such only on a file whose
 	// checksum verifies; otherwise the version digit may be the damage.
-	_, crcErr := checkCRC(body)
-	var err error
-	sn.seq, err = parseSnapHeader(body[:first])
-	if crcErr != nil {
-		return sn, crcErr
+	if _, err := checkCRC(data[:len(data)-1]); err != nil {
+		return snapshot{}, err
 	}
-	if err != nil {
-		return sn, err
+	return parseSnapshotLines(data)
+}
+
+// snapshotShape checks that data is made of lines, at least two.
+func snapshotShape(data []byte) error {
+	if len(data) == 0 {
+		return &atError{0, errors.New("empty file")}
+	}
+	if data[len(data)-1] != '\n' {
+		return &atError{int64(len(data)), errors.New("truncated: no final newline")}
+	}
+	if bytes.IndexByte(data[:len(data)-1], '\n') < 0 {
+		return &atError{0, errors.New("not a foxstore snapshot")}
+	}
+	return nil
+}
+
+// parseSnapshotLines parses the header and footer of a snapshot of the
+// right shape, whatever its checksum says, so that the damage of a file
+// whose checksum fails can be located too.
+func parseSnapshotLines(data []byte) (snapshot, error) {
+	var sn snapshot
+	body := data[:len(data)-1]
+	first := bytes.IndexByte(body, '\n')
+	last := bytes.LastIndexByte(body, '\n')
+	var err error
+	if sn.seq, err = parseSnapHeader(body[:first]); err != nil {
+		var ve *versionError
+		if errors.As(err, &ve) {
+			return sn, err
+		}
+		return sn, &atError{0, err}
+	}
+	footerAt := &atError{int64(last + 1), nil}
+	if len(body)-last-1 < crcSuffixLen {
+		footerAt.err = errors.New("bad footer")
+		return sn, footerAt
 	}
 	footer := body[last+1 : len(body)-crcSuffixLen]
 	const countOpen = `],"count":`
 	if !bytes.HasPrefix(footer, []byte(countOpen)) {
-		return sn, errors.New("bad footer")
+		footerAt.err = errors.New("bad footer")
+		return sn, footerAt
 	}
 	n, err := parseUint(footer[len(countOpen):])
 	if err != nil || n > uint64(len(data)) {
-		return sn, errors.New("bad entry count")
+		footerAt.err = errors.New("bad entry count")
+		return sn, footerAt
 	}
 	sn.count = int(n)
 	if first < last {
-		sn.entries = body[first+1 : last]
+		sn.entries, sn.entriesOff = body[first+1:last], int64(first+1)
 	}
 	if (sn.count == 0) != (len(sn.entries) == 0) {
-		return sn, errors.New("entry count does not match")
+		footerAt.err = errors.New("entry count does not match")
+		return sn, footerAt
 	}
 	return sn, nil
 }
@@ -183,39 +209,46 @@ func parseSnapHeader(header []byte) (uint64, error) {
 
 // entryLines calls fn with each entry object of region, a run of entry
 // lines; lastInFile says whether region ends the snapshot's entries, so its
-// last line must not end in ','.
+// last line must not end in ','. An error is an *atError, located from the
+// start of region.
 func entryLines(region []byte, lastInFile bool, fn func(obj []byte) error) error {
-	for len(region) > 0 {
-		line := region
-		rest := []byte(nil)
-		if i := bytes.IndexByte(region, '\n'); i >= 0 {
-			line, rest = region[:i], region[i+1:]
+	off := 0
+	for off < len(region) {
+		line := region[off:]
+		next := len(region)
+		if i := bytes.IndexByte(line, '\n'); i >= 0 {
+			line, next = line[:i], off+i+1
 		}
-		final := len(rest) == 0 && lastInFile
-		if final {
+		var err error
+		if next == len(region) && lastInFile {
 			if bytes.HasSuffix(line, []byte{','}) {
-				return errors.New("comma after the last entry")
+				err = errors.New("comma after the last entry")
 			}
 		} else {
 			if !bytes.HasSuffix(line, []byte{','}) {
-				return errors.New("missing comma between entries")
+				err = errors.New("missing comma between entries")
 			}
-			line = line[:len(line)-1]
+			line = line[:max(len(line)-1, 0)]
 		}
-		if err := fn(line); err != nil {
-			return err
+		if err == nil {
+			err = fn(line)
 		}
-		region = rest
+		if err != nil {
+			return &atError{int64(off), err}
+		}
+		off = next
 	}
 	return nil
 }
 
 // loadEntries decodes the snapshot's entries into mem, in parallel chunks,
-// leaving out entries expired at nowMs. It checks that keys are strictly
-// ascending and that the count matches.
-func loadEntries(sn snapshot, mem *memory.Store, nowMs int64) error {
+// leaving out entries expired at nowMs, and returns how many it kept. It
+// checks that keys are strictly ascending and that the count matches. With
+// mem nil it only checks. An error that concerns one entry is an *atError
+// located in the file.
+func loadEntries(sn snapshot, mem *memory.Store, nowMs int64) (int, error) {
 	if sn.count == 0 {
-		return nil
+		return 0, nil
 	}
 	parts := runtime.GOMAXPROCS(0)
 	if len(sn.entries) < 1<<20 {
@@ -224,7 +257,7 @@ func loadEntries(sn snapshot, mem *memory.Store, nowMs int64) error {
 	chunks := splitLines(sn.entries, parts)
 	type result struct {
 		first, last string
-		n           int
+		n, live     int
 		err         error
 	}
 	res := make([]result, len(chunks))
@@ -237,7 +270,9 @@ func loadEntries(sn snapshot, mem *memory.Store, nowMs int64) error {
 	go func() {
 		defer close(applied)
 		for b := range batches {
-			_ = mem.Apply(context.Background(), b)
+			if mem != nil {
+				_ = mem.Apply(context.Background(), b)
+			}
 			clear(b)
 			select {
 			case free <- b[:0]:
@@ -260,7 +295,7 @@ func loadEntries(sn snapshot, mem *memory.Store, nowMs int64) error {
 			defer wg.Done()
 			r := &res[ci]
 			batch := newBatch()
-			r.err = entryLines(chunk, ci == len(chunks)-1, func(obj []byte) error {
+			r.err = entryLines(chunk.b, ci == len(chunks)-1, func(obj []byte) error {
 				w, err := parseEntry(obj)
 				if err != nil {
 					return err
@@ -279,6 +314,7 @@ func loadEntries(sn snapshot, mem *memory.Store, nowMs int64) error {
 				if w.Entry.Expires != 0 && w.Entry.Expires <= nowMs {
 					return nil
 				}
+				r.live++
 				batch = append(batch, w)
 				if len(batch) == batchLen {
 					batches <- batch
@@ -294,37 +330,50 @@ func loadEntries(sn snapshot, mem *memory.Store, nowMs int64) error {
 	wg.Wait()
 	close(batches)
 	<-applied
-	total := 0
+	total, live := 0, 0
 	for i, r := range res {
 		if r.err != nil {
-			return r.err
+			var ae *atError
+			if errors.As(r.err, &ae) {
+				return 0, &atError{sn.entriesOff + chunks[i].off + ae.off, ae.err}
+			}
+			return 0, r.err
 		}
 		if i > 0 && r.n > 0 && res[i-1].n > 0 && r.first <= res[i-1].last {
-			return errors.New("keys out of order")
+			return 0, &atError{sn.entriesOff + chunks[i].off, errors.New("keys out of order")}
 		}
 		total += r.n
+		live += r.live
 	}
 	if total != sn.count {
-		return fmt.Errorf("%d entries, footer says %d", total, sn.count)
+		return 0, &atError{sn.entriesOff + int64(len(sn.entries)) + 1, fmt.Errorf("%d entries, footer says %d", total, sn.count)}
 	}
-	return nil
+	return live, nil
+}
+
+// chunk is a piece of a snapshot's entry lines and its offset among them.
+type chunk struct {
+	b   []byte
+	off int64
 }
 
 // splitLines cuts b into at most n pieces at line boundaries.
-func splitLines(b []byte, n int) [][]byte {
-	var out [][]byte
+func splitLines(b []byte, n int) []chunk {
+	var out []chunk
+	off := int64(0)
 	for n > 1 && len(b) > 0 {
 		cut := len(b) / n
 		i := bytes.IndexByte(b[cut:], '\n')
 		if i < 0 {
 			break
 		}
-		out = append(out, b[:cut+i])
+		out = append(out, chunk{b[:cut+i], off})
 		b = b[cut+i+1:]
+		off += int64(cut + i + 1)
 		n--
 	}
 	if len(b) > 0 {
-		out = append(out, b)
+		out = append(out, chunk{b, off})
 	}
 	return out
 }

@@ -366,6 +366,31 @@ func writeBolt(t *testing.T, path string, values map[string]string) {
 	}
 }
 
+// verifyReport is the part of verify --json that the tests read.
+type verifyReport struct {
+	Damaged bool
+	Files   []struct {
+		Path, Role, Status, Reason string
+		At                         *struct{ Offset, Line int }
+		Records, Keys              int
+		FirstSeq                   uint64 `json:"first_seq"`
+		LastSeq                    uint64 `json:"last_seq"`
+	}
+	Recovery struct {
+		Opens    bool
+		Error    string
+		Snapshot string
+		Keys     int
+		LastSeq  uint64 `json:"last_seq"`
+	}
+	Lost []struct {
+		FirstSeq uint64 `json:"first_seq"`
+		LastSeq  uint64 `json:"last_seq"`
+		Bytes    int64
+	}
+	Advice string
+}
+
 func TestBackupVerify(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
@@ -377,29 +402,62 @@ func TestBackupVerify(t *testing.T) {
 	}
 	sameRecords(t, records(e, "--file", bk), records(e))
 
-	type report struct {
-		Healthy, Opens bool
-		Keys           int
-		Files          []struct{ Path, Role, Status string }
-		Advice         string
-	}
-	var rep report
+	dir := filepath.Dir(e.defaultStore())
+	before := dirStamp(t, dir)
+	var rep verifyReport
+	rep = verifyReport{}
 	e.okJSON(&rep, "verify")
-	if !rep.Healthy || !rep.Opens || rep.Keys != n || len(rep.Files) == 0 || rep.Files[0].Status != "ok" {
+	if rep.Damaged || !rep.Recovery.Opens || rep.Recovery.Keys != n || len(rep.Files) != 2 ||
+		rep.Files[0].Status != "ok" || rep.Files[1].Role != "log" || rep.Files[1].Records != n || rep.Advice == "" {
 		t.Errorf("verify of a healthy store: %+v", rep)
 	}
+	if out := e.ok("verify"); !strings.Contains(out, "opens from: "+e.defaultStore()) || !strings.Contains(out, fmt.Sprintf("%d live keys", n)) {
+		t.Errorf("verify table:\n%s", out)
+	}
+	if after := dirStamp(t, dir); !reflect.DeepEqual(before, after) {
+		t.Errorf("verify changed files:\n%v\n%v", before, after)
+	}
+	rep = verifyReport{}
 	e.okJSON(&rep, "verify", bk)
-	if !rep.Healthy || rep.Keys != n {
+	if rep.Damaged || rep.Recovery.Keys != n || rep.Recovery.Snapshot != bk {
 		t.Errorf("verify of the backup: %+v", rep)
+	}
+
+	// A torn tail is what a crash leaves: reported, but no damage.
+	torn := copyStore(t, dir, e.path("torn"))
+	appendFile(t, torn+".log.0", `{"seq":99,"w":[{"k":"cut sh`)
+	rep = verifyReport{}
+	e.okJSON(&rep, "verify", torn)
+	if rep.Damaged || rep.Files[1].Status != "torn" || len(rep.Lost) != 1 || rep.Lost[0].Bytes == 0 {
+		t.Errorf("verify of a torn log: %+v", rep)
+	}
+
+	// A damaged record in the middle of the log: the records after it are lost.
+	mid := copyStore(t, dir, e.path("mid"))
+	damageLine(t, mid+".log.0", 4) // record 3
+	rep = verifyReport{}
+	r := e.run("verify", mid, "--json")
+	if r.code != 4 || json.Unmarshal([]byte(r.stdout), &rep) != nil {
+		t.Fatalf("verify of a damaged log:\n%s", r)
+	}
+	if f := rep.Files[1]; f.Status != "damaged" || f.At == nil || f.At.Line != 4 || rep.Recovery.LastSeq != 2 ||
+		len(rep.Lost) != 2 || rep.Lost[0].FirstSeq != 3 || rep.Lost[1].LastSeq != uint64(n) {
+		t.Errorf("verify of a damaged log: %+v", rep)
+	}
+	rep = verifyReport{}
+	r = e.run("verify", mid)
+	if r.code != 4 || !strings.Contains(r.stdout, "line 4 (offset") || !strings.Contains(r.stdout, fmt.Sprintf("lost: records 4-%d", n)) {
+		t.Errorf("verify table of a damaged log:\n%s", r)
 	}
 
 	// Damage the snapshot: the store still opens from its log.
 	damage(t, e.defaultStore())
-	r := e.run("verify", "--json")
+	rep = verifyReport{}
+	r = e.run("verify", "--json")
 	if r.code != 4 || json.Unmarshal([]byte(r.stdout), &rep) != nil {
 		t.Fatalf("verify of a damaged store:\n%s", r)
 	}
-	if rep.Healthy || !rep.Opens || rep.Files[0].Status != "damaged" || rep.Keys != n {
+	if !rep.Damaged || !rep.Recovery.Opens || rep.Files[0].Status != "damaged" || rep.Recovery.Keys != n || rep.Recovery.Snapshot != "" {
 		t.Errorf("verify of a store with a damaged snapshot: %+v", rep)
 	}
 	if out := e.run("verify").stdout; !strings.Contains(out, "damaged") {
@@ -408,11 +466,94 @@ func TestBackupVerify(t *testing.T) {
 
 	// A damaged backup with nothing else to fall back on cannot open.
 	damage(t, bk)
+	rep = verifyReport{}
 	r = e.run("verify", bk, "--json")
-	if r.code != 4 || json.Unmarshal([]byte(r.stdout), &rep) != nil || rep.Opens || rep.Healthy {
+	if r.code != 4 || json.Unmarshal([]byte(r.stdout), &rep) != nil || rep.Recovery.Opens || !rep.Damaged || rep.Recovery.Error == "" {
 		t.Errorf("verify of a damaged backup:\n%s", r)
 	}
+	if out := e.run("verify", bk).stdout; !strings.Contains(out, "does not open") {
+		t.Errorf("verify table of a store that does not open:\n%s", out)
+	}
 	e.expect(4, "[5003]", "--file", bk, "keys")
+}
+
+// dirStamp returns the name, size, time and bytes of every file in dir.
+func dirStamp(t *testing.T, dir string) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ent := range ents {
+		fi, err := ent.Info()
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := os.ReadFile(filepath.Join(dir, ent.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[ent.Name()] = fmt.Sprintf("%d %s %x", fi.Size(), fi.ModTime().Format(time.RFC3339Nano), b)
+	}
+	return out
+}
+
+// copyStore copies the store files of dir (not its lock) into a new
+// directory to and returns the snapshot path there.
+func copyStore(t *testing.T, dir, to string) string {
+	t.Helper()
+	if err := os.MkdirAll(to, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ent := range ents {
+		if strings.HasSuffix(ent.Name(), ".lock") {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join(dir, ent.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(to, ent.Name()), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return filepath.Join(to, "storage.json")
+}
+
+func appendFile(t *testing.T, path, text string) {
+	t.Helper()
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteString(text); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// damageLine flips a byte in line number line (from 1) of a file.
+func damageLine(t *testing.T, path string, line int) {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	off := 0
+	for i := 1; i < line; i++ {
+		off += strings.IndexByte(string(b[off:]), '\n') + 1
+	}
+	b[off+3] ^= 0x04
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // damage flips a byte in the middle of a file.
