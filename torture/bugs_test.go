@@ -137,7 +137,6 @@ func TestBug_CacheSingleflightServesStaleRead(t *testing.T) {
 // disjoint. The Linearizable, Append and Set workloads with 8 clients show
 // it as 5-second stalls on SQLite (a few dozen operations in 5 s).
 func TestBug_SQLiteWriterSlotWaitsForPool(t *testing.T) {
-	knownBug(t, "SQLite: plain writes and transaction commits deadlock on the writer slot and the connection pool until a 5 s timeout")
 	ctx := t.Context()
 	cfg := sqliteConfig(t.TempDir())
 	cfg.Database.MaxOpenConns = 2

@@ -27,7 +27,6 @@ func TestSecurityTableNames(t *testing.T) {
 // overwrites the other's keys. Configurations that name different tables
 // must not share data (or the second must be refused).
 func TestBug_SQLiteTableNamesIgnoreCase(t *testing.T) {
-	knownBug(t, "SQLite: table names that differ only in case are one table, shared by both stores")
 	checkTableCase(t, "sqlite")
 }
 

@@ -77,11 +77,11 @@ func retryConflicts(ctx context.Context, fn func() error) error {
 }
 
 func (s *Store) applyOnce(ctx context.Context, ws []driver.Write) error {
-	release, err := s.lockWriter(ctx)
-	if err != nil {
-		return err
+	if s.writer != nil {
+		// SQLite: a transaction on a connection taken before the writer
+		// slot, one write or many.
+		return s.sqliteWrite(ctx, func(tx *sql.Tx) error { return s.write(ctx, tx, ws) })
 	}
-	defer release()
 	if len(ws) == 1 {
 		if s.d.name == "postgres" {
 			return s.pgApplyOne(ctx, ws[0])

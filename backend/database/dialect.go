@@ -33,8 +33,13 @@ type dialect struct {
 	sweep            string
 	probe            string // checks the table has the columns we use
 	metaCreate       string
-	metaGet, metaPut string
+	metaGet, metaPut string     // metaGet reads the rows of the table's name in any case
 	migrations       [][]string // migrations[i] moves the schema from version i to i+1
+
+	// prepare lists the statements Open prepares (SQLite: every statement
+	// a write or a transaction runs), so that none of them needs a
+	// connection of the pool to be prepared later.
+	prepare []string
 }
 
 func quoteIdent(driverName, id string) string {
@@ -74,7 +79,10 @@ func newDialect(driverName, table string) (*dialect, error) {
 	d.scanFrom = "SELECT k, v, exp FROM " + t + " WHERE k >= " + p(1) + " ORDER BY k"
 	d.del = "DELETE FROM " + t + " WHERE k = " + p(1)
 	d.probe = "SELECT k, v, exp FROM " + t + " WHERE 1 = 0"
-	d.metaGet = "SELECT version FROM " + d.meta + " WHERE tbl = " + p(1)
+	// Every recorded name equal to the table's but for case (names are
+	// ASCII): the store refuses a new name that differs from a recorded
+	// one only in case.
+	d.metaGet = "SELECT tbl, version FROM " + d.meta + " WHERE LOWER(tbl) = LOWER(" + p(1) + ")"
 	switch driverName {
 	case "sqlite":
 		d.put = "INSERT INTO " + t + " (k, v, exp) VALUES (?, ?, ?) ON CONFLICT (k) DO UPDATE SET v = excluded.v, exp = excluded.exp"
@@ -87,6 +95,7 @@ func newDialect(driverName, table string) (*dialect, error) {
 			"CREATE TABLE IF NOT EXISTS " + t + " (k BLOB NOT NULL PRIMARY KEY, v BLOB NOT NULL, exp INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID",
 			"CREATE INDEX IF NOT EXISTS " + idx + " ON " + t + " (exp) WHERE exp > 0",
 		}}
+		d.prepare = []string{d.get, d.scan, d.scanFrom, d.put, d.del, d.sweep}
 	case "postgres":
 		d.put = "INSERT INTO " + t + " (k, v, exp) VALUES ($1, $2, $3) ON CONFLICT (k) DO UPDATE SET v = excluded.v, exp = excluded.exp"
 		d.sweep = "DELETE FROM " + t + " WHERE k IN (SELECT k FROM " + t + " WHERE exp > 0 AND exp <= $1 LIMIT $2) AND exp > 0 AND exp <= $1"

@@ -46,6 +46,20 @@
 // digits, _) and always quoted; keys, values and limits are always bound
 // parameters.
 //
+// Table names that differ only in case name one table on SQLite, whose
+// identifiers ignore case even when quoted, and on MySQL/MariaDB when table
+// names follow a case-insensitive file system (lower_case_table_names 1 or
+// 2, the defaults on Windows and macOS); on PostgreSQL, where the name is
+// quoted and so kept as written, they are two tables (in psql, write
+// "Songs" with its quotes). So that a configuration means the same
+// everywhere and two stores never share a table by accident, Open refuses
+// with ErrStorageInvalid a table name that differs only in case from one
+// foxstore_meta already records in the same database, on every driver.
+// Names are compared in Go, not by the database's collation (MySQL's
+// default one ignores case). Two such names that were both recorded before
+// this check existed keep opening, with a warning in the log: on SQLite
+// they have always been one table.
+//
 // # Reads and writes
 //
 // Get is a point read on the primary key. Scan(start, end) is one statement,
@@ -53,11 +67,40 @@
 // and read row by row. GetMany is one statement: k = ANY($1) on PostgreSQL,
 // an IN list padded to a power of two on MySQL (a few prepared statements
 // serve every size), a prepared point read per key on SQLite, where there is
-// no round trip to save. Apply runs a single write as one statement and a
-// batch as one transaction of multi-row upserts (INSERT ... ON CONFLICT DO
-// UPDATE, ON DUPLICATE KEY UPDATE) and deletes. Sweep deletes at most limit
-// expired rows per call, found through the expiry index. Expired rows are
-// returned to the front, which hides them.
+// no round trip to save. On the servers, Apply runs a single write as one
+// statement and a batch as one transaction of multi-row upserts (INSERT ...
+// ON CONFLICT DO UPDATE, ON DUPLICATE KEY UPDATE) and deletes. On SQLite,
+// Apply runs every write, single or batch, as a transaction of its own
+// (BEGIN IMMEDIATE, prepared upserts and deletes, COMMIT), for the writer
+// slot described below. Sweep deletes at most limit expired rows per call,
+// found through the expiry index. Expired rows are returned to the front,
+// which hides them.
+//
+// # The SQLite writer slot
+//
+// SQLite lets one connection write at a time. Rather than have writers of
+// one process poll SQLite's lock, they queue in Go for a writer slot (a
+// channel of one, fair and bounded by ctx; a write that waits more than the
+// busy timeout, 5 s, fails with a conflict, which Apply and Sweep retry).
+// The slot and the connection pool are two resources, so they are always
+// taken in one order: a connection first, then the slot.
+//
+//   - Apply and Sweep take a connection from the pool, then the slot, and
+//     only then begin their write transaction on that connection.
+//   - A transaction has its connection from Begin (a deferred transaction,
+//     which reads one snapshot and locks nothing), and takes the slot only
+//     at Commit, to write and commit on that same connection.
+//   - Whoever holds the slot never asks the pool for another connection:
+//     the statements a write runs are prepared when the store opens (a
+//     first prepare takes a connection of the pool), and inside a
+//     transaction statements run on its own connection.
+//
+// So a write never holds the slot while it waits for the pool, and a pool
+// emptied by open transactions, or by writes queued for the slot, cannot
+// stall the write that holds it: the commit that holds the slot finishes,
+// gives back the slot and its connection, and the queue moves on. An open
+// transaction holds a connection but not the slot, so it never blocks plain
+// reads (nor writes, while the pool has a connection left for them).
 //
 // # Transactions and isolation
 //
@@ -68,8 +111,10 @@
 //     nothing; Commit takes the write lock and SQLite refuses it
 //     (SQLITE_BUSY_SNAPSHOT) if anything was committed since the snapshot:
 //     first committer wins, which is serializable. Writes of one process
-//     queue in Go for the single writer slot; other processes are waited for
-//     with busy_timeout (5 s). WAL lets readers through while a write runs.
+//     queue in Go for the single writer slot (above), which Commit takes
+//     while holding only the transaction's own connection; other processes
+//     are waited for with busy_timeout (5 s). WAL lets readers through
+//     while a write runs.
 //   - PostgreSQL: SERIALIZABLE, for transactions and for Apply (a single
 //     write is sent as BEGIN, statement, COMMIT in one pipelined round trip),
 //     so that SSI sees every writer: a transaction that read a key, absent

@@ -56,7 +56,7 @@ func (s *Store) migrate(ctx context.Context, table string) error {
 
 type execQuerier interface {
 	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
-	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
 }
 
 func (s *Store) migrateMySQL(ctx context.Context, conn *sql.Conn, table string) error {
@@ -79,10 +79,21 @@ func (s *Store) migrateSteps(ctx context.Context, q execQuerier, table string) e
 	if _, err := q.ExecContext(ctx, s.d.metaCreate); err != nil {
 		return fmt.Errorf("create %s: %w", metaTable, err)
 	}
-	var version int
-	err := q.QueryRowContext(ctx, s.d.metaGet, table).Scan(&version)
-	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+	version, variants, err := s.recorded(ctx, q, table)
+	if err != nil {
 		return fmt.Errorf("read schema version: %w", err)
+	}
+	if len(variants) > 0 {
+		if version == 0 {
+			return driver.NewError(driver.CodeInvalid, "", "", fmt.Errorf(
+				"table name %q differs only in case from the foxstore table %q of this database; "+
+					"SQLite (and MySQL on Windows and macOS) would take them for one table, "+
+					"so foxstore refuses it on every driver: choose another name", table, variants[0]))
+		}
+		// Recorded before foxstore refused case variants: on SQLite they
+		// have always been one table. Keep opening it, but say so.
+		s.log.Warn("foxstore: table names that differ only in case are one table on SQLite (and on MySQL on Windows and macOS)",
+			"table", table, "others", variants)
 	}
 	if version > schemaVersion {
 		return driver.NewError(driver.CodeInvalid, "", "", fmt.Errorf(
@@ -104,6 +115,33 @@ func (s *Store) migrateSteps(ctx context.Context, q execQuerier, table string) e
 		return fmt.Errorf("table %s does not have foxstore's columns (k, v, exp): %w", table, err)
 	}
 	return nil
+}
+
+// recorded returns the schema version the meta table records for table (0
+// when it records none) and the other recorded names that equal table but
+// for case. Names are compared here, in Go, and not by the database, whose
+// collation may ignore case (MySQL's default one does).
+func (s *Store) recorded(ctx context.Context, q execQuerier, table string) (version int, variants []string, err error) {
+	rows, err := q.QueryContext(ctx, s.d.metaGet, table)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var (
+			name string
+			v    int
+		)
+		if err := rows.Scan(&name, &v); err != nil {
+			return 0, nil, err
+		}
+		if name == table {
+			version = v
+		} else {
+			variants = append(variants, name)
+		}
+	}
+	return version, variants, rows.Err()
 }
 
 // cleanupTimeout bounds statements that must run after ctx has ended

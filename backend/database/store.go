@@ -33,9 +33,15 @@ type Store struct {
 
 	secrets []string // never shown in an error
 
-	// writer is SQLite's write slot: one write or transaction of this
-	// process at a time holds it, queued here in Go (fair, and bounded by
-	// ctx) rather than polling SQLite's lock. nil for servers.
+	// writer is SQLite's write slot: one write or transaction commit of
+	// this process at a time holds it, queued here in Go (fair, and bounded
+	// by ctx) rather than polling SQLite's lock. nil for servers.
+	//
+	// Lock order: a connection of the pool first, then the slot. Whoever
+	// holds the slot already has the one connection it writes on and never
+	// asks the pool for another (see lockWriter), so a pool emptied by
+	// callers queued for the slot, or by open transactions, cannot stall
+	// the writer that holds it.
 	writer chan struct{}
 
 	// maxConns is the size of the pool.
@@ -107,7 +113,19 @@ func (s *Store) setup(ctx context.Context, cfg driver.Config) error {
 				"max_allowed_packet", packet, "max_value_size", cfg.MaxValueSize, "table", s.table)
 		}
 	}
-	return s.migrate(ctx, s.table)
+	if err := s.migrate(ctx, s.table); err != nil {
+		return err
+	}
+	// Prepare now what runs under SQLite's writer slot or inside a
+	// transaction: preparing a statement for the first time takes a
+	// connection of the pool, which a caller holding one must never wait
+	// for.
+	for _, q := range s.d.prepare {
+		if _, err := s.prepared(ctx, q); err != nil {
+			return fmt.Errorf("prepare statements: %w", err)
+		}
+	}
+	return nil
 }
 
 // stmt is one statement of the store, ready to run with its arguments.
@@ -188,10 +206,25 @@ func (s *Store) prepared(ctx context.Context, query string) (*sql.Stmt, error) {
 	return st, nil
 }
 
-// txStmt is stmt bound to tx.
+// txStmt is stmt bound to tx. It runs on tx's connection only.
+//
+// On SQLite it never takes another connection of the pool: the statements
+// were prepared when the store opened, and one that was not is prepared on
+// tx's connection for this transaction alone. (A transaction, or a write
+// holding the writer slot, that waited for a second connection could wait
+// for ever on a pool that callers queued behind it have emptied.)
 func (s *Store) txStmt(ctx context.Context, tx *sql.Tx, query string) (stmt, error) {
-	if s.d.name == "postgres" {
+	switch s.d.name {
+	case "postgres":
 		return sqlText{on: tx, query: query}, nil
+	case "sqlite":
+		s.stmtMu.Lock()
+		st := s.stmts[query]
+		s.stmtMu.Unlock()
+		if st == nil {
+			return tx.PrepareContext(ctx, query)
+		}
+		return tx.StmtContext(ctx, st), nil
 	}
 	st, err := s.prepared(ctx, query)
 	if err != nil {
@@ -200,8 +233,38 @@ func (s *Store) txStmt(ctx context.Context, tx *sql.Tx, query string) (stmt, err
 	return tx.StmtContext(ctx, st), nil
 }
 
+// sqliteWrite runs fn in a write transaction of its own (BEGIN IMMEDIATE)
+// on SQLite, taking first a connection of the pool, then the writer slot,
+// and then beginning on that connection: nothing here waits for the pool
+// while holding the slot.
+func (s *Store) sqliteWrite(ctx context.Context, fn func(*sql.Tx) error) error {
+	conn, err := s.db.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	release, err := s.lockWriter(ctx)
+	if err != nil {
+		return err
+	}
+	defer release()
+	tx, err := conn.BeginTx(ctx, nil) // the DSN's _txlock makes it BEGIN IMMEDIATE
+	if err != nil {
+		return err
+	}
+	if err := fn(tx); err != nil {
+		tx.Rollback()
+		return err
+	}
+	return tx.Commit()
+}
+
 // lockWriter takes SQLite's write slot, waiting at most as long as SQLite
 // would wait for a lock. It returns the function that gives it back.
+//
+// The caller must already hold the connection it will write on (a
+// transaction's, or the one sqliteWrite took), and must not take another
+// from the pool before it gives the slot back.
 func (s *Store) lockWriter(ctx context.Context) (func(), error) {
 	if s.writer == nil {
 		return func() {}, nil
@@ -309,22 +372,29 @@ func (s *Store) Sweep(ctx context.Context, nowMs int64, limit int) (int, bool, e
 	if s.closed.Load() {
 		return 0, false, errClosed
 	}
-	release, err := s.lockWriter(ctx)
-	if err != nil {
-		return 0, false, s.classify(ctx, err)
-	}
-	defer release()
-	st, err := s.stmt(ctx, s.d.sweep)
-	if err != nil {
-		return 0, false, s.classify(ctx, err)
-	}
 	var n int64
-	err = retryConflicts(ctx, func() error {
+	sweep := func(st stmt) error {
 		res, err := st.ExecContext(ctx, nowMs, limit)
 		if err == nil {
 			n, err = res.RowsAffected()
 		}
 		return err
+	}
+	err := retryConflicts(ctx, func() error {
+		if s.writer != nil {
+			return s.sqliteWrite(ctx, func(tx *sql.Tx) error {
+				st, err := s.txStmt(ctx, tx, s.d.sweep)
+				if err != nil {
+					return err
+				}
+				return sweep(st)
+			})
+		}
+		st, err := s.stmt(ctx, s.d.sweep)
+		if err != nil {
+			return err
+		}
+		return sweep(st)
 	})
 	if err != nil {
 		return 0, false, s.classify(ctx, err)
