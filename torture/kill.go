@@ -104,6 +104,11 @@ func kill(t *testing.T, r reporter, open func(t *testing.T, dir string) foxstore
 	m := newKillModel()
 	var stats Stats
 	for round := 0; round < opts.Kills; round++ {
+		if round > 0 && round%10 == 0 {
+			// A fresh store now and then keeps reopening quick in long
+			// runs. The last round before this one was checked.
+			dir, m = t.TempDir(), newKillModel()
+		}
 		acks, killedAt, err := runKillChild(t, dir, round, rng, opts)
 		if err != nil {
 			t.Fatalf("round %d: %v", round, err)
@@ -111,12 +116,13 @@ func kill(t *testing.T, r reporter, open func(t *testing.T, dir string) foxstore
 		stats.Faults++
 		for _, a := range acks {
 			a.maybe = opts.MayLose > 0 && killedAt.Sub(a.at) < opts.MayLose
+			a.when = fmt.Sprintf("child %d, %v before it was killed", round, max(killedAt.Sub(a.at), 0).Round(time.Millisecond))
 			m.add(a)
 			if a.op != "try-del" {
 				stats.Ops++
 			}
 		}
-		if round%2 == 1 && round != opts.Kills-1 {
+		if round%2 == 1 && round != opts.Kills-1 && round%10 != 9 {
 			// The next child recovers from this crash.
 			continue
 		}
@@ -144,7 +150,8 @@ type killAck struct {
 	op    string   // set, del, tx
 	args  []string // set: key value ...; del: key; tx: counter n key
 	at    time.Time
-	maybe bool // young enough to be lost (async writes)
+	when  string // for messages: which child, how long before the kill
+	maybe bool   // young enough to be lost (async writes)
 }
 
 // runKillChild runs one child, kills it, and returns what it acknowledged.
@@ -340,13 +347,14 @@ func killChild(t *testing.T, open func(*testing.T, string) foxstore.StoragePlugi
 
 // killModel is what the parent knows must be in the store.
 type killModel struct {
-	present map[string]bool // key → must be there (true) or must not (false)
-	maybe   map[string]bool // keys whose last write may be lost
-	counter map[string]int  // counter → lowest value it may hold
+	ackedAt map[string]string // key → which child acknowledged its last write, how long before its kill
+	present map[string]bool   // key → must be there (true) or must not (false)
+	maybe   map[string]bool   // keys whose last write may be lost
+	counter map[string]int    // counter → lowest value it may hold
 }
 
 func newKillModel() *killModel {
-	return &killModel{present: map[string]bool{}, maybe: map[string]bool{}, counter: map[string]int{}}
+	return &killModel{present: map[string]bool{}, maybe: map[string]bool{}, counter: map[string]int{}, ackedAt: map[string]string{}}
 }
 
 func (m *killModel) expected() int {
@@ -364,6 +372,7 @@ func (m *killModel) add(a killAck) {
 	case "set":
 		for _, k := range a.args {
 			m.present[k] = true
+			m.ackedAt[k] = a.when
 			if a.maybe {
 				m.maybe[k] = true
 			} else {
@@ -375,6 +384,7 @@ func (m *killModel) add(a killAck) {
 	case "del":
 		k := a.args[0]
 		m.present[k] = false
+		m.ackedAt[k] = a.when
 		if a.maybe {
 			m.maybe[k] = true
 		} else {
@@ -424,9 +434,9 @@ func (m *killModel) check(t *testing.T, r reporter, st foxstore.StoragePlugin, r
 		case m.maybe[k]:
 			m.present[k] = got
 		case want:
-			report("acknowledged write of %s is lost", k)
+			report("acknowledged write of %s is lost (acknowledged by %s)", k, m.ackedAt[k])
 		default:
-			report("acknowledged delete of %s is undone", k)
+			report("acknowledged delete of %s is undone (acknowledged by %s)", k, m.ackedAt[k])
 		}
 		delete(m.maybe, k)
 	}
