@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"strings"
@@ -41,14 +42,7 @@ Exits with status 1 if the key does not exist or has expired.`,
   foxstore get cur_user --json
   foxstore get greeting --raw`,
 		Args: args(1, 1),
-		RunE: func(cmd *cobra.Command, args []string) (err error) {
-			ctx, cancel := a.context(cmd)
-			defer cancel()
-			s, err := a.open(ctx, cli.Read)
-			if err != nil {
-				return err
-			}
-			defer closeStore(s, &err)
+		RunE: a.withStore(cli.Read, func(ctx context.Context, s foxstore.Store, cmd *cobra.Command, args []string) (err error) {
 			rec, err := cli.Lookup(ctx, s, args[0])
 			if err != nil {
 				return err
@@ -66,7 +60,7 @@ Exits with status 1 if the key does not exist or has expired.`,
 				_, err = fmt.Fprintf(a.stdout, "%s\n", rec.Value.JSON())
 			}
 			return err
-		},
+		}),
 	}
 	c.Flags().BoolVar(&raw, "raw", false, "print a string or bytes value as is")
 	return c
@@ -168,14 +162,7 @@ are ignored; the output says how many existed.`,
 		Example: `  foxstore del greeting
   foxstore del session:1 session:2 session:3`,
 		Args: args(1, -1),
-		RunE: func(cmd *cobra.Command, args []string) (err error) {
-			ctx, cancel := a.context(cmd)
-			defer cancel()
-			s, err := a.open(ctx, cli.Write)
-			if err != nil {
-				return err
-			}
-			defer closeStore(s, &err)
+		RunE: a.withStore(cli.Write, func(ctx context.Context, s foxstore.Store, cmd *cobra.Command, args []string) (err error) {
 			present, err := s.GetBatch(ctx, args)
 			if err != nil {
 				return err
@@ -188,7 +175,7 @@ are ignored; the output says how many existed.`,
 			}
 			_, err = fmt.Fprintf(a.stdout, "deleted %d of %d keys\n", len(present), len(args))
 			return err
-		},
+		}),
 	}
 }
 
@@ -201,14 +188,7 @@ The exit status says it too: 0 for true, 1 for false.`,
 		Example: `  foxstore exists cur_user
   if foxstore exists lastfm_user >/dev/null; then echo "signed in to last.fm"; fi`,
 		Args: args(1, 1),
-		RunE: func(cmd *cobra.Command, args []string) (err error) {
-			ctx, cancel := a.context(cmd)
-			defer cancel()
-			s, err := a.open(ctx, cli.Read)
-			if err != nil {
-				return err
-			}
-			defer closeStore(s, &err)
+		RunE: a.withStore(cli.Read, func(ctx context.Context, s foxstore.Store, cmd *cobra.Command, args []string) (err error) {
 			// Get rather than Exists, which reads any error as false.
 			_, err = s.Get(ctx, args[0])
 			ok := err == nil
@@ -224,7 +204,7 @@ The exit status says it too: 0 for true, 1 for false.`,
 				err = cli.Quiet(&foxstore.Error{Op: "exists", Key: args[0], Code: foxstore.CodeNotFound})
 			}
 			return err
-		},
+		}),
 	}
 }
 
@@ -237,14 +217,7 @@ expires. --json gives ttl_ms and expires_at (RFC 3339), or "expires": false.`,
 		Example: `  foxstore ttl session:42
   foxstore ttl session:42 --json`,
 		Args: args(1, 1),
-		RunE: func(cmd *cobra.Command, args []string) (err error) {
-			ctx, cancel := a.context(cmd)
-			defer cancel()
-			s, err := a.open(ctx, cli.Read)
-			if err != nil {
-				return err
-			}
-			defer closeStore(s, &err)
+		RunE: a.withStore(cli.Read, func(ctx context.Context, s foxstore.Store, cmd *cobra.Command, args []string) (err error) {
 			rec, err := cli.Lookup(ctx, s, args[0])
 			if err != nil {
 				return err
@@ -260,7 +233,7 @@ expires. --json gives ttl_ms and expires_at (RFC 3339), or "expires": false.`,
 			}
 			_, err = fmt.Fprintln(a.stdout, cli.FormatTTL(left, !rec.Expires.IsZero()))
 			return err
-		},
+		}),
 	}
 }
 

@@ -156,6 +156,22 @@ func (a *app) open(ctx context.Context, mode cli.Mode) (foxstore.Store, error) {
 
 // closeStore closes s, turning a failed close (unflushed writes) into the
 // command's error when it had none.
+// withStore makes the RunE of a command that works on the store: it opens
+// the store for mode under the command's context and closes it after fn,
+// reporting a close error when fn had none.
+func (a *app) withStore(mode cli.Mode, fn func(ctx context.Context, s foxstore.Store, cmd *cobra.Command, args []string) error) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, args []string) (err error) {
+		ctx, cancel := a.context(cmd)
+		defer cancel()
+		s, err := a.open(ctx, mode)
+		if err != nil {
+			return err
+		}
+		defer closeStore(s, &err)
+		return fn(ctx, s, cmd, args)
+	}
+}
+
 func closeStore(s foxstore.Store, err *error) {
 	if cerr := s.Close(); cerr != nil && *err == nil {
 		*err = cerr

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"time"
 
@@ -31,14 +32,7 @@ func (a *app) keysCmd() *cobra.Command {
   foxstore keys 'lastfm_*'
   foxstore keys 'user:1??' --json`,
 		Args: args(0, 1),
-		RunE: func(cmd *cobra.Command, args []string) (err error) {
-			ctx, cancel := a.context(cmd)
-			defer cancel()
-			s, err := a.open(ctx, cli.Read)
-			if err != nil {
-				return err
-			}
-			defer closeStore(s, &err)
+		RunE: a.withStore(cli.Read, func(ctx context.Context, s foxstore.Store, cmd *cobra.Command, args []string) (err error) {
 			keys, err := s.Keys(ctx, patternArg(args))
 			if err != nil {
 				return err
@@ -52,7 +46,7 @@ func (a *app) keysCmd() *cobra.Command {
 				}
 			}
 			return nil
-		},
+		}),
 	}
 }
 
@@ -69,14 +63,7 @@ prints an array of objects shaped like dump lines.
 		Example: `  foxstore find '*'
   foxstore find 'session:*' --json`,
 		Args: args(1, 1),
-		RunE: func(cmd *cobra.Command, args []string) (err error) {
-			ctx, cancel := a.context(cmd)
-			defer cancel()
-			s, err := a.open(ctx, cli.Read)
-			if err != nil {
-				return err
-			}
-			defer closeStore(s, &err)
+		RunE: a.withStore(cli.Read, func(ctx context.Context, s foxstore.Store, cmd *cobra.Command, args []string) (err error) {
 			var recs []foxstore.Record
 			err = foxstore.Export(ctx, s, args[0], func(r foxstore.Record) error {
 				recs = append(recs, r)
@@ -95,7 +82,7 @@ prints an array of objects shaped like dump lines.
 					cli.FormatTTL(time.Until(r.Expires), !r.Expires.IsZero()), clipValue(r.Value.JSON(), full))
 			}
 			return tw.Flush()
-		},
+		}),
 	}
 	c.Flags().BoolVar(&full, "full", false, "show whole values in the table")
 	return c
@@ -127,14 +114,7 @@ func (a *app) countCmd() *cobra.Command {
 		Example: `  foxstore count
   foxstore count 'session:*' --json`,
 		Args: args(0, 1),
-		RunE: func(cmd *cobra.Command, args []string) (err error) {
-			ctx, cancel := a.context(cmd)
-			defer cancel()
-			s, err := a.open(ctx, cli.Read)
-			if err != nil {
-				return err
-			}
-			defer closeStore(s, &err)
+		RunE: a.withStore(cli.Read, func(ctx context.Context, s foxstore.Store, cmd *cobra.Command, args []string) (err error) {
 			n, err := s.Count(ctx, patternArg(args))
 			if err != nil {
 				return err
@@ -144,7 +124,7 @@ func (a *app) countCmd() *cobra.Command {
 			}
 			_, err = fmt.Fprintln(a.stdout, n)
 			return err
-		},
+		}),
 	}
 }
 
