@@ -37,6 +37,12 @@ type KillOptions struct {
 	// Seed makes the random choices repeatable; zero means -torture.seed
 	// or a fresh seed, which is logged.
 	Seed uint64
+
+	// StoreKills is how many kills one store goes through before the next
+	// round starts a fresh one (default 10). Stores grow with every round;
+	// large ones take long to reopen, and take long to compact, which is
+	// where some bugs hide.
+	StoreKills int
 }
 
 // Environment of the child process.
@@ -92,6 +98,9 @@ func kill(t *testing.T, r reporter, open func(t *testing.T, dir string) foxstore
 	if opts.Writers <= 0 {
 		opts.Writers = 4
 	}
+	if opts.StoreKills <= 0 {
+		opts.StoreKills = 10
+	}
 	if opts.Seed == 0 {
 		opts.Seed = *flagSeed
 	}
@@ -104,7 +113,7 @@ func kill(t *testing.T, r reporter, open func(t *testing.T, dir string) foxstore
 	m := newKillModel()
 	var stats Stats
 	for round := 0; round < opts.Kills; round++ {
-		if round > 0 && round%10 == 0 {
+		if round > 0 && round%opts.StoreKills == 0 {
 			// A fresh store now and then keeps reopening quick in long
 			// runs. The last round before this one was checked.
 			dir, m = t.TempDir(), newKillModel()
@@ -122,7 +131,7 @@ func kill(t *testing.T, r reporter, open func(t *testing.T, dir string) foxstore
 				stats.Ops++
 			}
 		}
-		if round%2 == 1 && round != opts.Kills-1 && round%10 != 9 {
+		if round%2 == 1 && round != opts.Kills-1 && round%opts.StoreKills != opts.StoreKills-1 {
 			// The next child recovers from this crash.
 			continue
 		}
