@@ -543,11 +543,18 @@ func parseRawEntry(b []byte) (rawEntry, error) {
 			e.key, err = parseKey(v)
 			hasKey = true
 		case "t":
-			var t string
-			if t, err = parseString(v); err == nil {
-				var ok bool
-				if e.typ, ok = typeNames[t]; !ok {
-					err = fmt.Errorf("unknown value type %q", t)
+			// Look the name up in place: making a string of it first would
+			// cost an allocation per entry.
+			var ok bool
+			if len(v) >= 2 && v[0] == '"' && v[len(v)-1] == '"' {
+				e.typ, ok = typeNames[string(v[1:len(v)-1])]
+			}
+			if !ok {
+				var t string
+				if t, err = parseString(v); err == nil {
+					if e.typ, ok = typeNames[t]; !ok {
+						err = fmt.Errorf("unknown value type %q", t)
+					}
 				}
 			}
 		case "v":

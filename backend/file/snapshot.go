@@ -2,7 +2,6 @@ package file
 
 import (
 	"bytes"
-	"context"
 	"errors"
 	"fmt"
 	"hash/crc32"
@@ -10,6 +9,7 @@ import (
 	"runtime"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/foxstore/foxstore/backend/memory"
@@ -241,109 +241,141 @@ func entryLines(region []byte, lastInFile bool, fn func(obj []byte) error) error
 	return nil
 }
 
-// loadEntries decodes the snapshot's entries into mem, in parallel chunks,
-// leaving out entries expired at nowMs, and returns how many it kept. It
-// checks that keys are strictly ascending and that the count matches. With
-// mem nil it only checks. An error that concerns one entry is an *atError
-// located in the file.
+// loadChunk is the size of the pieces of a snapshot that loadEntries
+// parses in parallel.
+const loadChunk = 256 << 10
+
+// loadEntries decodes the snapshot's entries and loads them into mem,
+// which must be empty, leaving out entries expired at nowMs; it returns
+// how many it kept. It checks that keys are strictly ascending and that
+// the count matches. With mem nil it only checks. An error that concerns
+// one entry is an *atError located in the file.
+//
+// Every core parses pieces of the file in order, a few pieces ahead of
+// the one loading them into mem, so that the parsed entries never pile up.
 func loadEntries(sn snapshot, mem *memory.Store, nowMs int64) (int, error) {
 	if sn.count == 0 {
 		return 0, nil
 	}
-	parts := runtime.GOMAXPROCS(0)
-	if len(sn.entries) < 1<<20 {
-		parts = 1
-	}
-	chunks := splitLines(sn.entries, parts)
+	chunks := splitLines(sn.entries, max(len(sn.entries)/loadChunk, 1))
 	type result struct {
 		first, last string
 		n, live     int
+		kept        []driver.Write // its live entries, when loading
 		err         error
+		done        chan struct{}
 	}
 	res := make([]result, len(chunks))
-	// Parsing runs on every core; one goroutine inserts, since inserts of
-	// many keys take all the memory store's shard locks anyway.
-	const batchLen = 1024
-	batches := make(chan []driver.Write, 2*len(chunks))
-	free := make(chan []driver.Write, 4*len(chunks))
-	applied := make(chan struct{})
-	go func() {
-		defer close(applied)
-		for b := range batches {
-			if mem != nil {
-				_ = mem.Apply(context.Background(), b)
-			}
-			clear(b)
-			select {
-			case free <- b[:0]:
-			default:
-			}
-		}
-	}()
-	newBatch := func() []driver.Write {
-		select {
-		case b := <-free:
-			return b
-		default:
-			return make([]driver.Write, 0, batchLen)
-		}
+	for i := range res {
+		res[i].done = make(chan struct{})
 	}
+	workers := min(runtime.GOMAXPROCS(0), len(chunks))
+	// A worker takes a slot before it parses a piece; the loader frees
+	// one for each piece it has loaded.
+	slots := make(chan struct{}, 2*workers)
+	stop := make(chan struct{})
+	var next atomic.Int64
 	var wg sync.WaitGroup
-	for ci, chunk := range chunks {
+	for range workers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			r := &res[ci]
-			batch := newBatch()
-			r.err = entryLines(chunk.b, ci == len(chunks)-1, func(obj []byte) error {
-				w, err := parseEntry(obj)
-				if err != nil {
-					return err
+			for {
+				select {
+				case <-stop:
+					return
+				default:
 				}
-				if w.Delete {
-					return errors.New("deletion in a snapshot")
+				select {
+				case slots <- struct{}{}:
+				case <-stop:
+					return
 				}
-				if r.n > 0 && w.Key <= r.last {
-					return errors.New("keys out of order")
+				ci := int(next.Add(1) - 1)
+				if ci >= len(chunks) {
+					return
 				}
-				if r.n == 0 {
-					r.first = w.Key
+				r, c := &res[ci], chunks[ci]
+				if mem != nil {
+					r.kept = make([]driver.Write, 0, int(int64(sn.count)*int64(len(c.b))/int64(len(sn.entries)))+16)
 				}
-				r.last = w.Key
-				r.n++
-				if w.Entry.Expires != 0 && w.Entry.Expires <= nowMs {
+				r.err = entryLines(c.b, ci == len(chunks)-1, func(obj []byte) error {
+					w, err := parseEntry(obj)
+					if err != nil {
+						return err
+					}
+					if w.Delete {
+						return errors.New("deletion in a snapshot")
+					}
+					if r.n > 0 && w.Key <= r.last {
+						return errors.New("keys out of order")
+					}
+					if r.n == 0 {
+						r.first = w.Key
+					}
+					r.last = w.Key
+					r.n++
+					if w.Entry.Expires != 0 && w.Entry.Expires <= nowMs {
+						return nil
+					}
+					r.live++
+					if mem != nil {
+						r.kept = append(r.kept, w)
+					}
 					return nil
-				}
-				r.live++
-				batch = append(batch, w)
-				if len(batch) == batchLen {
-					batches <- batch
-					batch = newBatch()
-				}
-				return nil
-			})
-			if len(batch) > 0 {
-				batches <- batch
+				})
+				close(r.done)
 			}
 		}()
 	}
-	wg.Wait()
-	close(batches)
-	<-applied
+	defer func() {
+		close(stop)
+		wg.Wait()
+	}()
+
 	total, live := 0, 0
-	for i, r := range res {
-		if r.err != nil {
-			var ae *atError
-			if errors.As(r.err, &ae) {
-				return 0, &atError{sn.entriesOff + chunks[i].off + ae.off, ae.err}
+	var last string
+	var err error
+	entries := func(yield func(string, driver.Entry) bool) {
+		for i := range res {
+			r := &res[i]
+			<-r.done
+			if r.err != nil {
+				var ae *atError
+				if errors.As(r.err, &ae) {
+					err = &atError{sn.entriesOff + chunks[i].off + ae.off, ae.err}
+				} else {
+					err = r.err
+				}
+				return
 			}
-			return 0, r.err
+			if total > 0 && r.n > 0 && r.first <= last {
+				err = &atError{sn.entriesOff + chunks[i].off, errors.New("keys out of order")}
+				return
+			}
+			if r.n > 0 {
+				last = r.last
+			}
+			total += r.n
+			live += r.live
+			for _, w := range r.kept {
+				if !yield(w.Key, w.Entry) {
+					return
+				}
+			}
+			r.kept = nil
+			<-slots
 		}
-		if i > 0 && r.n > 0 && res[i-1].n > 0 && r.first <= res[i-1].last {
-			return 0, &atError{sn.entriesOff + chunks[i].off, errors.New("keys out of order")}
+	}
+	if mem != nil {
+		if lerr := mem.Load(sn.count, entries); err == nil {
+			err = lerr
 		}
-		total += r.n
-		live += r.live
+	} else {
+		entries(func(string, driver.Entry) bool { return true })
+	}
+	if err != nil {
+		return 0, err
 	}
 	if total != sn.count {
 		return 0, &atError{sn.entriesOff + int64(len(sn.entries)) + 1, fmt.Errorf("%d entries, footer says %d", total, sn.count)}
