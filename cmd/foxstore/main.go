@@ -154,8 +154,6 @@ func (a *app) open(ctx context.Context, mode cli.Mode) (foxstore.Store, error) {
 	return cli.Open(ctx, t, mode, a.logger)
 }
 
-// closeStore closes s, turning a failed close (unflushed writes) into the
-// command's error when it had none.
 // withStore makes the RunE of a command that works on the store: it opens
 // the store for mode under the command's context and closes it after fn,
 // reporting a close error when fn had none.
@@ -172,6 +170,8 @@ func (a *app) withStore(mode cli.Mode, fn func(ctx context.Context, s foxstore.S
 	}
 }
 
+// closeStore closes s, turning a failed close (unflushed writes) into the
+// command's error when it had none.
 func closeStore(s foxstore.Store, err *error) {
 	if cerr := s.Close(); cerr != nil && *err == nil {
 		*err = cerr
