@@ -9,7 +9,9 @@ import (
 	"math"
 	"reflect"
 	"strconv"
+	"strings"
 	"time"
+	"unicode/utf16"
 	"unicode/utf8"
 )
 
@@ -56,8 +58,13 @@ func (k Kind) String() string {
 }
 
 // stringBase64 is the JSON type name of a string that is not valid UTF-8,
-// which a JSON string cannot carry byte for byte.
-const stringBase64 = "string64"
+// which a JSON string cannot carry byte for byte; rawJSONBase64 the same
+// for a json.RawMessage (encoding/json accepts any bytes inside its
+// strings).
+const (
+	stringBase64  = "string64"
+	rawJSONBase64 = "rawjson64"
+)
 
 // Value is an encoded, immutable value: what a backend stores. Backends that
 // keep values in memory keep the Value itself; backends that persist bytes use
@@ -353,7 +360,10 @@ func parsePayload(k Kind, p []byte, fromJSON bool) (Value, error) {
 		if !json.Valid(p) {
 			return bad(errors.New("not valid JSON"))
 		}
-		return Value{kind: KindJSON, x: string(p)}, nil
+		// Space around the value is no part of it: encoding/json never
+		// writes any, the JSON form drops it, and a JSON line with it
+		// after a number would not parse.
+		return Value{kind: KindJSON, x: string(bytes.TrimSpace(p))}, nil
 	case KindTime:
 		if fromJSON {
 			var s string
@@ -442,18 +452,23 @@ func corrupt(msg string) error {
 }
 
 // Type returns the name of the value's type in the JSON form: the kind's
-// name, or "string64" for a string that is not valid UTF-8.
+// name, or "string64" for a string and "rawjson64" for a json.RawMessage
+// that are not valid UTF-8.
 func (v Value) Type() string {
-	if v.kind == KindString && !utf8.ValidString(v.x.(string)) {
+	switch {
+	case v.kind == KindString && !utf8.ValidString(v.x.(string)):
 		return stringBase64
+	case v.kind == KindRawJSON && !utf8.ValidString(v.raw()):
+		return rawJSONBase64
 	}
 	return v.kind.String()
 }
 
 // JSON returns the value as JSON text for a person to read: strings as JSON
-// strings, numbers as JSON numbers, bytes and "string64" strings in base64,
-// times in RFC 3339, rawjson as a JSON string holding its exact bytes, and the
-// json kind as the JSON itself. ValueFromJSON(v.Type(), v.JSON()) gives v back.
+// strings, numbers as JSON numbers, bytes and the "string64" and
+// "rawjson64" types in base64, times in RFC 3339, rawjson as a JSON string
+// holding its exact bytes, and the json kind as the JSON itself.
+// ValueFromJSON(v.Type(), v.JSON()) gives v back.
 func (v Value) JSON() []byte {
 	switch v.kind {
 	case KindString:
@@ -468,6 +483,10 @@ func (v Value) JSON() []byte {
 		out, _ := json.Marshal([]byte(v.raw()))
 		return out
 	case KindRawJSON:
+		if !utf8.ValidString(v.raw()) {
+			out, _ := json.Marshal([]byte(v.raw()))
+			return out
+		}
 		out, _ := json.Marshal(v.raw())
 		return out
 	case KindJSON:
@@ -482,18 +501,36 @@ func (v Value) JSON() []byte {
 
 // ValueFromJSON is the inverse of Type and JSON. Damaged input gives an error
 // with code ErrStorageCorrupted.
+//
+// Strings and bytes, the commonest types, are decoded without reflection
+// when they hold nothing unusual; whatever the fast paths do not handle
+// goes through encoding/json, whose results they match exactly.
 func ValueFromJSON(typ string, data []byte) (Value, error) {
 	data = bytes.TrimSpace(data)
-	if typ == stringBase64 {
-		var s string
-		if err := json.Unmarshal(data, &s); err != nil {
-			return Value{}, corrupt("bad string64 payload: " + err.Error())
+	switch typ {
+	case "string":
+		if s, ok := quickString(data); ok {
+			return Value{kind: KindString, x: s}, nil
 		}
-		raw, err := base64.StdEncoding.DecodeString(s)
+	case "bytes":
+		if b, ok := quickBase64(data); ok {
+			return Value{kind: KindBytes, x: b}, nil
+		}
+	case stringBase64:
+		raw, err := base64Payload(data)
 		if err != nil {
 			return Value{}, corrupt("bad string64 payload: " + err.Error())
 		}
-		return Value{kind: KindString, x: string(raw)}, nil
+		return Value{kind: KindString, x: raw}, nil
+	case rawJSONBase64:
+		raw, err := base64Payload(data)
+		if err == nil && !json.Valid([]byte(raw)) {
+			err = errors.New("not valid JSON")
+		}
+		if err != nil {
+			return Value{}, corrupt("bad rawjson64 payload: " + err.Error())
+		}
+		return Value{kind: KindRawJSON, x: raw}, nil
 	}
 	for k := KindNull; k < kindEnd; k++ {
 		if kindNames[k] == typ {
@@ -501,6 +538,163 @@ func ValueFromJSON(typ string, data []byte) (Value, error) {
 		}
 	}
 	return Value{}, corrupt(fmt.Sprintf("unknown value type %q", typ))
+}
+
+// ParseJSONString decodes b, which must be one JSON string with no space
+// around it, into the string encoding/json gives: escapes resolved, invalid
+// UTF-8 and lone surrogates replaced by U+FFFD. Plain strings and the
+// usual escapes take a fast path without reflection; the rest go through
+// encoding/json. It is what ValueFromJSON uses for strings, for backends
+// that read keys from the JSON form too.
+func ParseJSONString(b []byte) (string, error) {
+	if s, ok := quickString(b); ok {
+		return s, nil
+	}
+	if len(b) < 2 || b[0] != '"' || b[len(b)-1] != '"' {
+		return "", errors.New("not a JSON string")
+	}
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return "", err
+	}
+	return s, nil
+}
+
+// quickString decodes the JSON string that is exactly b when it is made of
+// valid UTF-8 with no escape other than the usual ones; ok is false for
+// anything else, which encoding/json must decide.
+func quickString(b []byte) (string, bool) {
+	if len(b) < 2 || b[0] != '"' || b[len(b)-1] != '"' {
+		return "", false
+	}
+	in := b[1 : len(b)-1]
+	plain := true
+	for _, c := range in {
+		if c < 0x20 || c == '\\' || c == '"' {
+			plain = false
+			break
+		}
+	}
+	if plain && utf8.Valid(in) {
+		return string(in), true
+	}
+	return unescape(in)
+}
+
+// unescape decodes the inside of a JSON string made of valid UTF-8 and the
+// usual escapes; ok is false for anything else: control characters, bad
+// escapes, surrogates (paired or not), invalid UTF-8.
+func unescape(in []byte) (string, bool) {
+	var out strings.Builder
+	out.Grow(len(in))
+	for i := 0; i < len(in); {
+		c := in[i]
+		switch {
+		case c == '\\':
+			if i+1 >= len(in) {
+				return "", false
+			}
+			switch e := in[i+1]; e {
+			case '"', '\\', '/':
+				out.WriteByte(e)
+			case 'b':
+				out.WriteByte('\b')
+			case 'f':
+				out.WriteByte('\f')
+			case 'n':
+				out.WriteByte('\n')
+			case 'r':
+				out.WriteByte('\r')
+			case 't':
+				out.WriteByte('\t')
+			case 'u':
+				r, ok := hex4(in[i+2:])
+				if !ok || utf16.IsSurrogate(r) {
+					return "", false
+				}
+				out.WriteRune(r)
+				i += 6
+				continue
+			default:
+				return "", false
+			}
+			i += 2
+		case c < 0x20 || c == '"':
+			return "", false
+		case c < utf8.RuneSelf:
+			// Copy the run of plain ASCII up to the next escape at once.
+			j := i + 1
+			for j < len(in) && in[j] >= 0x20 && in[j] < utf8.RuneSelf && in[j] != '\\' && in[j] != '"' {
+				j++
+			}
+			out.Write(in[i:j])
+			i = j
+		default:
+			r, n := utf8.DecodeRune(in[i:])
+			if r == utf8.RuneError && n == 1 {
+				return "", false
+			}
+			out.Write(in[i : i+n])
+			i += n
+		}
+	}
+	return out.String(), true
+}
+
+// hex4 decodes the four hex digits of a \u escape.
+func hex4(b []byte) (rune, bool) {
+	if len(b) < 4 {
+		return 0, false
+	}
+	var r rune
+	for _, c := range b[:4] {
+		switch {
+		case c >= '0' && c <= '9':
+			c -= '0'
+		case c >= 'a' && c <= 'f':
+			c = c - 'a' + 10
+		case c >= 'A' && c <= 'F':
+			c = c - 'A' + 10
+		default:
+			return 0, false
+		}
+		r = r<<4 | rune(c)
+	}
+	return r, true
+}
+
+// quickBase64 decodes the JSON string that is exactly b as base64, as
+// encoding/json decodes a []byte, when the string holds base64 and nothing
+// else; ok is false for anything else. encoding/json resolves escapes
+// first, and the decoder skips raw line breaks, which JSON forbids: both
+// are left to encoding/json.
+func quickBase64(b []byte) (string, bool) {
+	if len(b) < 2 || b[0] != '"' || b[len(b)-1] != '"' {
+		return "", false
+	}
+	in := b[1 : len(b)-1]
+	if bytes.IndexByte(in, '\n') >= 0 || bytes.IndexByte(in, '\r') >= 0 {
+		return "", false
+	}
+	raw := make([]byte, base64.StdEncoding.DecodedLen(len(in)))
+	n, err := base64.StdEncoding.Decode(raw, in)
+	if err != nil {
+		return "", false
+	}
+	return string(raw[:n]), true
+}
+
+// base64Payload decodes the JSON string that is exactly data as base64.
+func base64Payload(data []byte) (string, error) {
+	if raw, ok := quickBase64(data); ok {
+		return raw, nil
+	}
+	var s string
+	if err := json.Unmarshal(data, &s); err != nil {
+		return "", err
+	}
+	raw, err := base64.StdEncoding.DecodeString(s)
+	return string(raw), err
 }
 
 // Equal reports whether two values are the same encoded value.

@@ -72,7 +72,9 @@
 // Records are numbered without gaps. An entry holds the key ("k"), the value's
 // type ("t") and JSON form ("v", see driver.Value.Type, Value.JSON and
 // driver.ValueFromJSON: strings, numbers and booleans as themselves, bytes in
-// base64, times in RFC 3339 with nanoseconds, other values as their JSON), the
+// base64, times in RFC 3339 with nanoseconds, other values as their JSON;
+// strings and json.RawMessage values that are not valid UTF-8, which a JSON
+// string cannot carry, in base64 as types "string64" and "rawjson64"), the
 // absolute deadline in Unix milliseconds ("exp", absent when the key never
 // expires), or "del":true for a deletion. A key of valid UTF-8 is a JSON
 // string; any other key (namespaced keys hold 0xFF bytes) is an array of its

@@ -2,7 +2,6 @@ package file
 
 import (
 	"bytes"
-	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -273,110 +272,11 @@ func skipString(b []byte, i int) (int, error) {
 // parseString decodes the JSON string that is exactly b, as encoding/json
 // would.
 func parseString(b []byte) (string, error) {
-	if len(b) < 2 || b[0] != '"' || b[len(b)-1] != '"' {
-		return "", errSyntax
-	}
-	inner := b[1 : len(b)-1]
-	plain := true
-	for _, c := range inner {
-		if c < 0x20 || c == '\\' || c == '"' {
-			plain = false
-			break
-		}
-	}
-	if plain && utf8.Valid(inner) {
-		return string(inner), nil
-	}
-	if s, ok := unescape(inner); ok {
-		return s, nil
-	}
-	// Anything unusual (invalid UTF-8, lone surrogates) takes the slow,
-	// authoritative path.
-	var s string
-	if err := json.Unmarshal(b, &s); err != nil {
+	s, err := driver.ParseJSONString(b)
+	if err != nil {
 		return "", errSyntax
 	}
 	return s, nil
-}
-
-// unescape decodes the inside of a JSON string made of valid UTF-8 and the
-// usual escapes; ok is false for anything else.
-func unescape(in []byte) (string, bool) {
-	var out strings.Builder
-	out.Grow(len(in))
-	for i := 0; i < len(in); {
-		c := in[i]
-		switch {
-		case c == '\\':
-			if i+1 >= len(in) {
-				return "", false
-			}
-			switch e := in[i+1]; e {
-			case '"', '\\', '/':
-				out.WriteByte(e)
-			case 'b':
-				out.WriteByte('\b')
-			case 'f':
-				out.WriteByte('\f')
-			case 'n':
-				out.WriteByte('\n')
-			case 'r':
-				out.WriteByte('\r')
-			case 't':
-				out.WriteByte('\t')
-			case 'u':
-				r, ok := hex4(in[i+2:])
-				if !ok || r >= 0xd800 && r < 0xe000 {
-					return "", false // surrogates: leave them to encoding/json
-				}
-				out.WriteRune(r)
-				i += 6
-				continue
-			default:
-				return "", false
-			}
-			i += 2
-		case c < 0x20 || c == '"':
-			return "", false
-		case c < utf8.RuneSelf:
-			// Copy the run of plain ASCII up to the next escape at once.
-			j := i + 1
-			for j < len(in) && in[j] >= 0x20 && in[j] < utf8.RuneSelf && in[j] != '\\' && in[j] != '"' {
-				j++
-			}
-			out.Write(in[i:j])
-			i = j
-		default:
-			r, n := utf8.DecodeRune(in[i:])
-			if r == utf8.RuneError && n == 1 {
-				return "", false
-			}
-			out.Write(in[i : i+n])
-			i += n
-		}
-	}
-	return out.String(), true
-}
-
-func hex4(b []byte) (rune, bool) {
-	if len(b) < 4 {
-		return 0, false
-	}
-	var r rune
-	for _, c := range b[:4] {
-		switch {
-		case c >= '0' && c <= '9':
-			c -= '0'
-		case c >= 'a' && c <= 'f':
-			c = c - 'a' + 10
-		case c >= 'A' && c <= 'F':
-			c = c - 'A' + 10
-		default:
-			return 0, false
-		}
-		r = r<<4 | rune(c)
-	}
-	return r, true
 }
 
 // parseUint decodes a JSON number that is a non-negative integer.
@@ -511,9 +411,11 @@ func parseKey(b []byte) (string, error) {
 	return k, nil
 }
 
-// typeNames interns the value type names so that parsing does not allocate them.
+// typeNames interns the value type names so that parsing does not allocate
+// them: the kinds' names, and those of strings and json.RawMessage values
+// that are not valid UTF-8 (see driver.Value.Type).
 var typeNames = func() map[string]string {
-	m := map[string]string{"string64": "string64"}
+	m := map[string]string{"string64": "string64", "rawjson64": "rawjson64"}
 	for k := driver.Kind(1); ; k++ {
 		name := k.String()
 		if strings.HasPrefix(name, "kind(") {
@@ -595,32 +497,11 @@ func (e rawEntry) write() (driver.Write, error) {
 	if e.del {
 		return driver.Write{Key: e.key, Delete: true}, nil
 	}
-	v, err := decodeValue(e.typ, e.val)
+	v, err := driver.ValueFromJSON(e.typ, e.val)
 	if err != nil {
 		return driver.Write{}, err
 	}
 	return driver.Write{Key: e.key, Entry: driver.Entry{Value: v, Expires: e.exp}}, nil
-}
-
-// decodeValue is driver.ValueFromJSON with fast paths for the commonest
-// types, which build the same Value through driver.EncodeValue.
-func decodeValue(typ string, js []byte) (driver.Value, error) {
-	switch typ {
-	case "string":
-		if len(js) > 0 && js[0] == '"' {
-			if s, err := parseString(js); err == nil {
-				return driver.EncodeValue(s)
-			}
-		}
-	case "bytes":
-		if len(js) >= 2 && js[0] == '"' && js[len(js)-1] == '"' {
-			raw := make([]byte, base64.StdEncoding.DecodedLen(len(js)-2))
-			if n, err := base64.StdEncoding.Decode(raw, js[1:len(js)-1]); err == nil {
-				return driver.EncodeValue(raw[:n])
-			}
-		}
-	}
-	return driver.ValueFromJSON(typ, js)
 }
 
 // parseEntry parses and decodes one entry object.

@@ -19,7 +19,7 @@ import (
 var Types = []string{
 	"string", "bytes", "bool", "int", "int8", "int16", "int32", "int64",
 	"uint", "uint8", "uint16", "uint32", "uint64", "float32", "float64",
-	"time", "json", "rawjson", "null", "string64",
+	"time", "json", "rawjson", "null", "string64", "rawjson64",
 }
 
 // ParseValue turns command-line text into a value.
@@ -30,8 +30,9 @@ var Types = []string{
 // quoted string a string, an object or array the json type.
 //
 // With a type the text is read as that type: "string" takes the text as is;
-// numbers and bools take their usual spelling; "time" takes RFC 3339; "bytes"
-// and "string64" take base64; "json" and "rawjson" take JSON text.
+// numbers and bools take their usual spelling; "time" takes RFC 3339;
+// "bytes", "string64" and "rawjson64" take base64; "json" and "rawjson" take
+// JSON text.
 func ParseValue(text, typ string) (foxstore.Value, error) {
 	const op = "parse value"
 	bad := func(err error) (foxstore.Value, error) {
@@ -42,7 +43,7 @@ func ParseValue(text, typ string) (foxstore.Value, error) {
 		return guessValue(text)
 	case "string":
 		return driver.EncodeValue(text)
-	case "time", "bytes", "rawjson", "string64":
+	case "time", "bytes", "rawjson", "string64", "rawjson64":
 		// Their JSON form is a JSON string: accept the bare text too.
 		var s string
 		if json.Unmarshal([]byte(text), &s) != nil {
