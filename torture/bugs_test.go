@@ -280,3 +280,29 @@ func TestBug_TimeOffsetSecondsLost(t *testing.T) {
 		t.Errorf("stored %v (Unix %d), read back %v after a reopen", want, want.Unix(), got)
 	}
 }
+
+// TestBug_FileAsyncLosesOldWrites: with async_write, the file backend may
+// lose writes acknowledged seconds before a SIGKILL, far longer ago than
+// flush_interval (20 ms here). In 3 of 6 long kill runs on this shared,
+// loaded machine (load 8 on 2 cores, other suites fsyncing), a child that
+// had recovered a store of 100,000+ keys left hundreds of writes and deletes
+// acknowledged 2.4 s before its kill off the disk. The async queue is bounded
+// by bytes (maxPending, 8 MiB), not by age: while a flush is slow, writers
+// keep being acknowledged until 8 MiB are pending, so the window CONTRACT §10
+// promises ("a returned write may be lost only if it is younger than
+// flush_interval") is unbounded under I/O stalls. Seen with seeds
+// 12580436462972298715 and 10214518459199473142 (round 6) of
+// TestKillFile/async -torture on commit 46cb89f. It depends on the disk and
+// the load, so this test does not fail on every run.
+func TestBug_FileAsyncLosesOldWrites(t *testing.T) {
+	knownBug(t, "file, async_write: writes acknowledged seconds before a SIGKILL are lost")
+	cfg := func(dir string) foxstore.Config { return fileConfig(dir, true) }
+	torture.Kill(t, func(t *testing.T, dir string) foxstore.StoragePlugin {
+		return openCfg(t, cfg(dir))
+	}, torture.KillOptions{
+		MayLose:    cfg("").FlushInterval + 500*time.Millisecond,
+		Kills:      40,
+		StoreKills: 40,
+		Wait:       1500 * time.Millisecond,
+	})
+}

@@ -38,6 +38,10 @@ type KillOptions struct {
 	// or a fresh seed, which is logged.
 	Seed uint64
 
+	// Wait is the longest the child writes before it is killed; the
+	// moment is random below it (default 300ms, 1.5s with -torture).
+	Wait time.Duration
+
 	// StoreKills is how many kills one store goes through before the next
 	// round starts a fresh one (default 10). Stores grow with every round;
 	// large ones take long to reopen, and take long to compact, which is
@@ -100,6 +104,12 @@ func kill(t *testing.T, r reporter, open func(t *testing.T, dir string) foxstore
 	}
 	if opts.StoreKills <= 0 {
 		opts.StoreKills = 10
+	}
+	if opts.Wait <= 0 {
+		opts.Wait = 300 * time.Millisecond
+		if Long() {
+			opts.Wait = 1500 * time.Millisecond
+		}
 	}
 	if opts.Seed == 0 {
 		opts.Seed = *flagSeed
@@ -174,7 +184,15 @@ func runKillChild(t *testing.T, dir string, round int, rng *rand.Rand, opts Kill
 	for _, part := range strings.Split(t.Name(), "/") {
 		run = append(run, "^"+regexp.QuoteMeta(part)+"$")
 	}
-	cmd := exec.Command(os.Args[0], "-test.run="+strings.Join(run, "/"), "-test.count=1", "-test.timeout=5m")
+	args := []string{"-test.run=" + strings.Join(run, "/"), "-test.count=1", "-test.timeout=5m"}
+	for _, a := range os.Args[1:] {
+		// The torture flags, so that the child takes the same path
+		// through the test to Kill.
+		if strings.HasPrefix(a, "-torture") || strings.HasPrefix(a, "--torture") {
+			args = append(args, a)
+		}
+	}
+	cmd := exec.Command(os.Args[0], args...)
 	cmd.Env = append(os.Environ(),
 		envKillTest+"="+t.Name(),
 		envKillDir+"="+dir,
@@ -233,11 +251,7 @@ func runKillChild(t *testing.T, dir string, round int, rng *rand.Rand, opts Kill
 			cmd.Wait()
 			return nil, time.Time{}, fmt.Errorf("the child was not ready after 2 minutes:\n%s", stderr.String())
 		}
-		maxWait := 300
-		if Long() {
-			maxWait = 1500
-		}
-		time.Sleep(time.Duration(10+rng.IntN(maxWait)) * time.Millisecond)
+		time.Sleep(10*time.Millisecond + time.Duration(rng.Int64N(int64(opts.Wait))))
 	}
 	killedAt := time.Now()
 	if err := cmd.Process.Kill(); err != nil {
