@@ -38,12 +38,17 @@ func TestSecuritySQLInjection(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			defer db.Close()
+			t.Cleanup(func() { db.Close() })
 			victim := randomName("victim_")
 			if _, err := db.ExecContext(ctx, "CREATE TABLE "+victim+" (n INTEGER)"); err != nil {
 				t.Fatal(err)
 			}
-			t.Cleanup(func() { db.ExecContext(context.Background(), "DROP TABLE IF EXISTS "+victim) })
+			// Runs before the Close above.
+			t.Cleanup(func() {
+				if _, err := db.ExecContext(context.Background(), "DROP TABLE IF EXISTS "+victim); err != nil {
+					t.Errorf("dropping %s: %v", victim, err)
+				}
+			})
 			if _, err := db.ExecContext(ctx, "INSERT INTO "+victim+" (n) VALUES (42)"); err != nil {
 				t.Fatal(err)
 			}
