@@ -6,9 +6,7 @@ import (
 	"github.com/foxstore/foxstore/torture"
 )
 
-// TestSQLite runs 3 clients, not 8: with more clients than the pool has
-// connections, SQLite stalls for 5 s at a time (TestBug_SQLiteWriterSlotWaitsForPool).
-func TestSQLite(t *testing.T) { workloads(t, newSQLite, torture.Options{Clients: 3}) }
+func TestSQLite(t *testing.T) { workloads(t, newSQLite, torture.Options{}) }
 
 func TestPostgres(t *testing.T) {
 	serverEnv(t, envPostgres, "a PostgreSQL DSN")

@@ -27,10 +27,8 @@ func TestKillFile(t *testing.T) {
 	})
 }
 
-// TestKillSQLite uses 3 writers: with 4, the child stalls for 5 s at a time
-// on 2-core machines (TestBug_SQLiteWriterSlotWaitsForPool).
 func TestKillSQLite(t *testing.T) {
 	torture.Kill(t, func(t *testing.T, dir string) foxstore.StoragePlugin {
 		return openCfg(t, sqliteConfig(dir))
-	}, torture.KillOptions{Writers: 3})
+	}, torture.KillOptions{})
 }
