@@ -85,9 +85,9 @@ type Store struct {
 
 type shard struct {
 	mu  sync.RWMutex
-	m   map[string]item // guarded by mu
-	ver uint64          // last version handed out; guarded by mu
-	_   [40]byte        // keep shards on separate cache lines
+	m   map[string]*item // guarded by mu; an item changes in place, under mu
+	ver uint64           // last version handed out; guarded by mu
+	_   [40]byte         // keep shards on separate cache lines
 }
 
 type item struct {
@@ -101,7 +101,7 @@ var errClosed = &driver.Error{Code: driver.CodeClosed}
 func New() *Store {
 	s := &Store{seed: maphash.MakeSeed(), idx: newIndex()}
 	for i := range s.shards {
-		s.shards[i].m = map[string]item{}
+		s.shards[i].m = map[string]*item{}
 	}
 	return s
 }
@@ -114,9 +114,14 @@ func (s *Store) shardOf(key string) int {
 func (s *Store) Get(_ context.Context, key string) (driver.Entry, bool, error) {
 	sh := &s.shards[s.shardOf(key)]
 	sh.mu.RLock()
-	it, ok := sh.m[key]
+	it := sh.m[key]
+	if it == nil {
+		sh.mu.RUnlock()
+		return driver.Entry{}, false, nil
+	}
+	e := it.e
 	sh.mu.RUnlock()
-	return it.e, ok, nil
+	return e, true, nil
 }
 
 // GetMany implements driver.BatchGetter; it reads all keys at one instant.
@@ -128,8 +133,9 @@ func (s *Store) GetMany(_ context.Context, keys []string, fn func(string, driver
 	found := make([]driver.Entry, len(keys))
 	ok := make([]bool, len(keys))
 	for j, k := range keys {
-		it, has := s.shards[s.shardOf(k)].m[k]
-		found[j], ok[j] = it.e, has
+		if it := s.shards[s.shardOf(k)].m[k]; it != nil {
+			found[j], ok[j] = it.e, true
+		}
 	}
 	for _, i := range idx {
 		s.shards[i].mu.RUnlock()
@@ -183,9 +189,13 @@ func (s *Store) Scan(ctx context.Context, start, end string, fn func(string, dri
 		for _, k := range keys {
 			sh := &s.shards[s.shardOf(k)]
 			sh.mu.RLock()
-			it, ok := sh.m[k]
+			it := sh.m[k]
+			var e driver.Entry
+			if it != nil {
+				e = it.e
+			}
 			sh.mu.RUnlock()
-			if ok && !fn(k, it.e) {
+			if it != nil && !fn(k, e) {
 				return nil
 			}
 		}
@@ -235,12 +245,12 @@ func (s *Store) unlock(idx []int) {
 
 // write applies w; the caller holds sh.mu for writing.
 func (s *Store) write(sh *shard, w driver.Write) {
-	old, existed := sh.m[w.Key]
-	if existed && old.e.Expires != 0 {
+	old := sh.m[w.Key]
+	if old != nil && old.e.Expires != 0 {
 		s.withTTL.Add(-1)
 	}
 	if w.Delete {
-		if existed {
+		if old != nil {
 			delete(sh.m, w.Key)
 			s.idxMu.Lock()
 			s.idx.Delete(w.Key)
@@ -249,15 +259,20 @@ func (s *Store) write(sh *shard, w driver.Write) {
 		return
 	}
 	sh.ver++
-	sh.m[w.Key] = item{e: w.Entry, ver: sh.ver}
 	if w.Entry.Expires != 0 {
 		s.withTTL.Add(1)
 	}
-	if !existed {
-		s.idxMu.Lock()
-		s.idx.ReplaceOrInsert(w.Key)
-		s.idxMu.Unlock()
+	if old != nil {
+		// Readers copy an item under the shard's read lock, so it can
+		// change in place: an overwrite allocates nothing and looks the
+		// key up once.
+		old.e, old.ver = w.Entry, sh.ver
+		return
 	}
+	sh.m[w.Key] = &item{e: w.Entry, ver: sh.ver}
+	s.idxMu.Lock()
+	s.idx.ReplaceOrInsert(w.Key)
+	s.idxMu.Unlock()
 }
 
 // loadBatch is how many keys Load hands to the goroutine building the index
@@ -350,7 +365,7 @@ func (s *Store) Load(n int, entries iter.Seq2[string, driver.Entry]) error {
 		<-built
 		return err
 	}
-	maps := make([]map[string]item, nShards)
+	maps := make([]map[string]*item, nShards)
 	var next atomic.Int32
 	var wg sync.WaitGroup
 	for range min(runtime.GOMAXPROCS(0), nShards) {
@@ -359,10 +374,15 @@ func (s *Store) Load(n int, entries iter.Seq2[string, driver.Entry]) error {
 			defer wg.Done()
 			for i := int(next.Add(1)) - 1; i < nShards; i = int(next.Add(1)) - 1 {
 				sh := &s.shards[i]
-				m := make(map[string]item, len(byShard[i]))
-				for _, l := range byShard[i] {
+				m := make(map[string]*item, len(byShard[i]))
+				// One array holds the shard's items: one allocation
+				// instead of one per entry. (The array lives until its
+				// last item is deleted; overwrites reuse their item.)
+				items := make([]item, len(byShard[i]))
+				for j, l := range byShard[i] {
 					sh.ver++
-					m[l.key] = item{e: l.e, ver: sh.ver}
+					items[j] = item{e: l.e, ver: sh.ver}
+					m[l.key] = &items[j]
 				}
 				maps[i], byShard[i] = m, nil
 			}
@@ -397,7 +417,7 @@ func (s *Store) Sweep(ctx context.Context, nowMs int64, limit int) (int, bool, e
 	for _, k := range keys {
 		sh := &s.shards[s.shardOf(k)]
 		sh.mu.Lock()
-		if it, ok := sh.m[k]; ok && !it.e.Live(nowMs) {
+		if it := sh.m[k]; it != nil && !it.e.Live(nowMs) {
 			s.write(sh, driver.Write{Key: k, Delete: true})
 			removed++
 		}
@@ -434,13 +454,20 @@ type tx struct {
 
 func (t *tx) Get(_ context.Context, key string) (driver.Entry, bool, error) {
 	sh := &t.s.shards[t.s.shardOf(key)]
+	var (
+		e   driver.Entry
+		ver uint64
+	)
 	sh.mu.RLock()
-	it, ok := sh.m[key]
+	it := sh.m[key]
+	if it != nil {
+		e, ver = it.e, it.ver
+	}
 	sh.mu.RUnlock()
 	if _, seen := t.reads[key]; !seen {
-		t.reads[key] = it.ver
+		t.reads[key] = ver
 	}
-	return it.e, ok, nil
+	return e, it != nil, nil
 }
 
 var errConflict = &driver.Error{Code: driver.CodeConflict, Err: errors.New("a key read by the transaction changed before commit")}
@@ -458,7 +485,11 @@ func (t *tx) Commit(_ context.Context, ws []driver.Write) error {
 	s.lock(idx)
 	defer s.unlock(idx)
 	for k, ver := range t.reads {
-		if s.shards[s.shardOf(k)].m[k].ver != ver {
+		var cur uint64
+		if it := s.shards[s.shardOf(k)].m[k]; it != nil {
+			cur = it.ver
+		}
+		if cur != ver {
 			return errConflict
 		}
 	}
