@@ -1,11 +1,13 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/foxstore/foxstore"
 	"github.com/foxstore/foxstore/internal/cli"
 )
 
@@ -30,21 +32,10 @@ Compare backends on your machine by running it with different store flags.`,
   foxstore --dsn /tmp/bench.db bench --keys 50000 --value-size 1024
   foxstore --redis 127.0.0.1:6379 bench --json`,
 		Args: args(0, 0),
-		RunE: func(cmd *cobra.Command, args []string) (err error) {
+		RunE: a.withTarget(cli.Write, func(ctx context.Context, s foxstore.Store, t cli.Target, cmd *cobra.Command, args []string) (err error) {
 			if opt.Ops > 0 && !cmd.Flags().Changed("duration") {
 				opt.Duration = 0
 			}
-			ctx, cancel := a.context(cmd)
-			defer cancel()
-			t, err := a.target()
-			if err != nil {
-				return err
-			}
-			s, err := cli.Open(ctx, t, cli.Write, a.logger)
-			if err != nil {
-				return err
-			}
-			defer closeStore(s, &err)
 			if !a.json {
 				fmt.Fprintf(a.stderr, "bench: loading %d keys into %s...\n", max(opt.Keys, 0), t.Describe())
 			}
@@ -72,7 +63,7 @@ Compare backends on your machine by running it with different store flags.`,
 				fmt.Fprintln(a.stderr, "foxstore: bench:", res.CleanupError)
 			}
 			return nil
-		},
+		}),
 	}
 	f := c.Flags()
 	f.DurationVar(&opt.Duration, "duration", 2*time.Second, "how long to run")

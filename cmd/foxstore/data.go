@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -72,22 +73,11 @@ renamed into place), with mode 0600.`,
   foxstore export --pattern 'lastfm_*' > lastfm.jsonl
   foxstore --dsn postgres://me@db/prod export - | gzip > prod.jsonl.gz`,
 		Args: args(0, 1),
-		RunE: func(cmd *cobra.Command, args []string) (err error) {
+		RunE: a.withTarget(cli.Read, func(ctx context.Context, s foxstore.Store, t cli.Target, cmd *cobra.Command, args []string) (err error) {
 			path := "-"
 			if len(args) == 1 {
 				path = args[0]
 			}
-			ctx, cancel := a.context(cmd)
-			defer cancel()
-			t, err := a.target()
-			if err != nil {
-				return err
-			}
-			s, err := cli.Open(ctx, t, cli.Read, a.logger)
-			if err != nil {
-				return err
-			}
-			defer closeStore(s, &err)
 			out, commit, abort, err := a.createOutput(path)
 			if err != nil {
 				return err
@@ -115,7 +105,7 @@ renamed into place), with mode 0600.`,
 			}
 			_, err = fmt.Fprintf(a.stdout, "exported %d keys from %s to %s\n", w.Count(), t.Describe(), path)
 			return err
-		},
+		}),
 	}
 	c.Flags().StringVar(&pattern, "pattern", "*", "export only the keys matching this glob `pattern`")
 	return c
@@ -406,19 +396,8 @@ others, use export, which works everywhere.`,
 		Example: `  foxstore backup /backups/storage-$(date +%F).json
   foxstore --file /tmp/restored.json keys   # after: cp BACKUP /tmp/restored.json`,
 		Args: args(1, 1),
-		RunE: func(cmd *cobra.Command, args []string) (err error) {
+		RunE: a.withTarget(cli.Read, func(ctx context.Context, s foxstore.Store, t cli.Target, cmd *cobra.Command, args []string) (err error) {
 			path := args[0]
-			ctx, cancel := a.context(cmd)
-			defer cancel()
-			t, err := a.target()
-			if err != nil {
-				return err
-			}
-			s, err := cli.Open(ctx, t, cli.Read, a.logger)
-			if err != nil {
-				return err
-			}
-			defer closeStore(s, &err)
 			out, commit, abort, err := a.createOutput(path)
 			if err != nil {
 				return err
@@ -439,7 +418,7 @@ others, use export, which works everywhere.`,
 			}
 			_, err = fmt.Fprintf(a.stdout, "backup of %s written to %s (%d bytes)\n", t.Describe(), path, cw.n)
 			return err
-		},
+		}),
 	}
 }
 

@@ -145,7 +145,8 @@ func (a *app) target() (cli.Target, error) {
 	return t, nil
 }
 
-// open opens the store the global flags name. The caller closes it with closeStore.
+// open opens the store the global flags name, for commands that check their
+// arguments before they touch the store. The caller closes it with closeStore.
 func (a *app) open(ctx context.Context, mode cli.Mode) (foxstore.Store, error) {
 	t, err := a.target()
 	if err != nil {
@@ -158,15 +159,27 @@ func (a *app) open(ctx context.Context, mode cli.Mode) (foxstore.Store, error) {
 // the store for mode under the command's context and closes it after fn,
 // reporting a close error when fn had none.
 func (a *app) withStore(mode cli.Mode, fn func(ctx context.Context, s foxstore.Store, cmd *cobra.Command, args []string) error) func(*cobra.Command, []string) error {
+	return a.withTarget(mode, func(ctx context.Context, s foxstore.Store, _ cli.Target, cmd *cobra.Command, args []string) error {
+		return fn(ctx, s, cmd, args)
+	})
+}
+
+// withTarget is withStore for commands that also name the store in their
+// output: fn gets the target the flags resolved to.
+func (a *app) withTarget(mode cli.Mode, fn func(ctx context.Context, s foxstore.Store, t cli.Target, cmd *cobra.Command, args []string) error) func(*cobra.Command, []string) error {
 	return func(cmd *cobra.Command, args []string) (err error) {
 		ctx, cancel := a.context(cmd)
 		defer cancel()
-		s, err := a.open(ctx, mode)
+		t, err := a.target()
+		if err != nil {
+			return err
+		}
+		s, err := cli.Open(ctx, t, mode, a.logger)
 		if err != nil {
 			return err
 		}
 		defer closeStore(s, &err)
-		return fn(ctx, s, cmd, args)
+		return fn(ctx, s, t, cmd, args)
 	}
 }
 

@@ -138,18 +138,7 @@ capacity; counted since this command opened the store) and its health check.`,
 		Example: `  foxstore stats
   foxstore --dsn /tmp/kv.db stats --json`,
 		Args: args(0, 0),
-		RunE: func(cmd *cobra.Command, args []string) (err error) {
-			ctx, cancel := a.context(cmd)
-			defer cancel()
-			t, err := a.target()
-			if err != nil {
-				return err
-			}
-			s, err := cli.Open(ctx, t, cli.Read, a.logger)
-			if err != nil {
-				return err
-			}
-			defer closeStore(s, &err)
+		RunE: a.withTarget(cli.Read, func(ctx context.Context, s foxstore.Store, t cli.Target, cmd *cobra.Command, args []string) (err error) {
 			n, err := s.Count(ctx, "*")
 			if err != nil {
 				return err
@@ -183,7 +172,7 @@ capacity; counted since this command opened the store) and its health check.`,
 				fmt.Fprintf(tw, "%s\t%v\n", r[0], r[1])
 			}
 			return tw.Flush()
-		},
+		}),
 	}
 }
 
