@@ -19,7 +19,8 @@ import (
 // records epoch before it reads the backend and fills the cache only if epoch
 // has not moved since (checked under mu). So a value read before a write can
 // never be cached after that write returned. Across processes, entries older
-// than ttl are not served.
+// than ttl are not served, and a backend that is a driver.Watcher reports
+// other processes' writes, which forget drops at once.
 //
 // The LRU is hashicorp/golang-lru: small, well kept, and its Add reports
 // evictions, which the statistics need. Concurrent misses of one key are
@@ -146,6 +147,23 @@ func (rc *readCache) invalidate(ws []driver.Write) {
 	rc.epoch++
 	for _, w := range ws {
 		rc.lru.Remove(w.Key)
+	}
+}
+
+// forget drops the cached copies of keys that another process changed, or
+// every cached entry when keys is nil (driver.Watcher). Like invalidate, it
+// moves the epoch, so a read that began before the change cannot fill the
+// cache after it.
+func (rc *readCache) forget(keys []string) {
+	if keys == nil {
+		rc.purge()
+		return
+	}
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	rc.epoch++
+	for _, k := range keys {
+		rc.lru.Remove(k)
 	}
 }
 

@@ -39,6 +39,7 @@ type core struct {
 
 	sweepStop chan struct{} // closed by Stop; guarded by mu
 	sweepDone chan struct{}
+	watchStop chan struct{} // closed by Stop; guarded by mu
 }
 
 // backendRef lets the backend be swapped atomically on restart.
@@ -193,7 +194,16 @@ func (s *store) Start(ctx context.Context) error {
 	c.stats.reset()
 	c.cache.Store(nil)
 	if !c.drv.Resident && c.cfg.CacheSize > 0 {
-		c.cache.Store(newReadCache(c.cfg.CacheSize, c.cfg.CacheTTL, &c.stats))
+		rc := newReadCache(c.cfg.CacheSize, c.cfg.CacheTTL, &c.stats)
+		c.cache.Store(rc)
+		if w, ok := c.backend().(driver.Watcher); ok {
+			c.watchStop = make(chan struct{})
+			if err := w.Watch(c.watchStop, rc.forget); err != nil {
+				// The cache still works; cache_ttl bounds its staleness.
+				c.cfg.Log().Warn("foxstore: no notice of other processes' writes; cached values may be stale for up to cache_ttl",
+					"cache_ttl", c.cfg.CacheTTL, "err", err)
+			}
+		}
 	}
 	if sw, ok := c.backend().(driver.Sweeper); ok {
 		c.sweepStop, c.sweepDone = make(chan struct{}), make(chan struct{})
@@ -217,6 +227,10 @@ func (c *core) stopLocked(ctx context.Context) error {
 		return nil
 	}
 	c.state.Store(stateStopped)
+	if c.watchStop != nil {
+		close(c.watchStop)
+		c.watchStop = nil
+	}
 	if c.sweepStop != nil {
 		close(c.sweepStop)
 		<-c.sweepDone

@@ -69,7 +69,8 @@ type Write struct {
 // put a value, a password or a full DSN in an error.
 //
 // A backend may also implement the optional interfaces BatchGetter, Sweeper,
-// Flusher and HealthReporter; the front discovers them with type assertions.
+// Flusher, HealthReporter, Backuper and Watcher; the front discovers them
+// with type assertions.
 type Backend interface {
 	// Get returns the entry under key; ok is false when there is none. It may
 	// return an expired entry.
@@ -138,6 +139,24 @@ type HealthReporter interface {
 // continue; opening the copy as a store restores it. foxstore.Backup uses it.
 type Backuper interface {
 	Backup(ctx context.Context, w io.Writer) error
+}
+
+// Watcher is implemented by a backend that other processes may write to (a
+// shared database) and whose server can report their writes as they happen,
+// such as PostgreSQL's LISTEN/NOTIFY. The front then drops its read cache's
+// copies of those keys at once, instead of serving them until cache_ttl
+// runs out. Without a Watcher, cache_ttl alone bounds how stale a cached
+// value of another process's key can be.
+type Watcher interface {
+	// Watch starts reporting writes made through other connections: fn
+	// gets the stored keys they changed, or nil when writes may have been
+	// missed (the server connection was lost and reopened; too many keys
+	// to name), which means every cached entry may be stale. fn is called
+	// from one goroutine at a time and must not block for long. Reports of
+	// the store's own writes are allowed (they only cost a cache miss).
+	// Watch returns at once; reporting stops when stop is closed or the
+	// backend is closed. The front calls Watch at most once per Start.
+	Watch(stop <-chan struct{}, fn func(keys []string)) error
 }
 
 // Driver makes a backend from a configuration.
