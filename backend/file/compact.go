@@ -323,10 +323,12 @@ func (s *Store) Backup(ctx context.Context, w io.Writer) error {
 		_, err = writeMemory(ctx, s.mem, s.seq, nowMs, bw)
 	} else {
 		s.cmu.Lock()
+		s.ymu.Lock()
 		s.smu.Lock()
 		err = s.flushLocked()
-		upto, active, limit := s.durable, s.segAfter, s.segSize
+		upto, active, limit := s.durable, s.segAfter, s.syncedSize
 		s.smu.Unlock()
+		s.ymu.Unlock()
 		if err == nil {
 			inputs, _ := s.inputs(upto, active, limit)
 			_, err = s.merge(ctx, inputs, upto, nowMs, bw)

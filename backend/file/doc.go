@@ -93,11 +93,22 @@
 // ErrStorageWriteFailed. Durable writes are never lost.
 //
 // Async mode (async_write: true): a write returns once applied in memory and
-// queued; the queue is written and fsynced every half flush_interval, so a
-// crash loses at most the writes of the last flush_interval. The queue is
-// bounded (8 MiB): a full queue makes writers wait for the disk, and fail if
-// the disk keeps refusing. Flush, Stop and Close write everything and report
-// a failure to do so; a failed flush is retried, never dropped.
+// queued. A flusher writes the queue to the log every half flush_interval,
+// handing the records to the OS, and a syncer fsyncs the log whenever the
+// flusher wrote to it; the flusher never waits for an fsync, so however
+// long one takes, a crash of the process (which the OS outlives) loses only
+// the records of the last half flush_interval (and, while a compaction
+// switches log segments, those written during its fsyncs). flush_interval
+// bounds the age of acknowledged writes that are not durable: once the
+// oldest of them has waited flush_interval, writers wait until a fsync
+// makes it durable, or fail if an attempt to write or sync the log made
+// while they wait fails. A crash therefore loses at most the writes
+// acknowledged in the flush_interval before the last write returned, and
+// a slow or full disk holds writers back instead of letting unflushed
+// writes pile up. The queue is also bounded by size (8 MiB). A failed write
+// or fsync cuts the log back to its durable records and queues the others
+// again; Flush, Stop and Close write everything and report a failure to do
+// so; a failed flush is retried, never dropped.
 //
 // Snapshots are written to storage.json.new, fsynced, and renamed into place,
 // then the directory is fsynced (on Windows, where a directory cannot be

@@ -50,22 +50,35 @@ type Store struct {
 	wmu       sync.Mutex
 	seq       uint64        // last sequence number handed out
 	pend      []byte        // records not yet written to the log
+	pendSince time.Time     // async mode: when the oldest record of pend was acknowledged
+	oldest    time.Time     // async mode: when the oldest write not yet durable was acknowledged; zero: none
 	waiting   []*commit     // sync mode: the commits of pend, in order
 	leading   bool          // sync mode: a writer is flushing for the others
 	lastGroup int           // sync mode: records in the last flush
 	flushDone sync.Cond     // on wmu: broadcast after every flush attempt
 	broken    error         // the log is in an unknown state: every write fails
 	flushErr  error         // async mode: the last flush failed
+	errTry    uint64        // async mode: the attempt (see tries) that set flushErr
 	flushed   chan struct{} // closed and replaced after every flush attempt
 
-	// smu serialises writing, syncing and switching the active segment.
-	smu       sync.Mutex
-	seg       *os.File // the active segment, opened for appending
-	segAfter  uint64   // the seq the active segment's records follow
-	segSize   int64    // durable bytes of seg
-	durable   uint64   // last durable seq
-	spare     []byte   // the other half of the pend double buffer
-	writeHook func([]byte) error
+	// ymu serialises syncing the active segment with switching and closing
+	// it. In async mode the syncer holds it (and not smu) while it fsyncs,
+	// so that the flusher keeps handing records to the OS meanwhile. Locks
+	// are taken in the order cmu, ymu, smu, wmu.
+	ymu sync.Mutex
+
+	// smu serialises writing to the active segment and switching it.
+	smu        sync.Mutex
+	seg        *os.File // the active segment, opened for appending
+	segAfter   uint64   // the seq the active segment's records follow
+	segSize    int64    // bytes written to seg: where the next record goes
+	syncedSize int64    // durable bytes of seg
+	durable    uint64   // last durable seq
+	unsynced   []batch  // async mode: records written to seg, not yet synced, oldest first
+	spare      []byte   // the other half of the pend double buffer
+	writeHook  func([]byte) error
+	syncHook   func() error  // tests: runs before the segment's fsync
+	tries      atomic.Uint64 // async mode: attempts to write or sync the log so far
 
 	// cmu serialises compaction and Backup, which read the snapshot and
 	// segments and replace or delete them.
@@ -86,7 +99,8 @@ type Store struct {
 	stopping bool
 	bg       sync.WaitGroup
 	stop     chan struct{}
-	kick     chan struct{}
+	kick     chan struct{} // wakes the async flusher
+	syncKick chan struct{} // wakes the async syncer
 	bgCtx    context.Context
 	bgCancel context.CancelFunc
 }
@@ -129,6 +143,7 @@ func Open(ctx context.Context, cfg driver.Config) (*Store, error) {
 		flushed:    make(chan struct{}),
 		stop:       make(chan struct{}),
 		kick:       make(chan struct{}, 1),
+		syncKick:   make(chan struct{}, 1),
 	}
 	s.flushDone.L = &s.wmu
 	s.bgCtx, s.bgCancel = context.WithCancel(context.Background())
@@ -142,8 +157,9 @@ func Open(ctx context.Context, cfg driver.Config) (*Store, error) {
 		return nil, err
 	}
 	if s.async {
-		s.bg.Add(1)
+		s.bg.Add(2)
 		go s.flusher()
+		go s.syncer()
 	}
 	s.maybeCompact()
 	return s, nil
@@ -242,13 +258,13 @@ func (s *Store) settle(st *state) error {
 		if err != nil {
 			return err
 		}
-		s.seg, s.segAfter, s.segSize = f, a.after, a.end
+		s.seg, s.segAfter, s.segSize, s.syncedSize = f, a.after, a.end, a.end
 	} else {
 		f, size, err := createSegment(n, st.last)
 		if err != nil {
 			return err
 		}
-		s.seg, s.segAfter, s.segSize = f, st.last, size
+		s.seg, s.segAfter, s.segSize, s.syncedSize = f, st.last, size, size
 		if len(s.segs) == 0 || s.segs[len(s.segs)-1] != st.last {
 			s.segs = append(s.segs, st.last)
 		}
@@ -421,6 +437,8 @@ func (s *Store) Flush(ctx context.Context) error {
 	if s.readOnly {
 		return nil
 	}
+	s.ymu.Lock()
+	defer s.ymu.Unlock()
 	s.smu.Lock()
 	defer s.smu.Unlock()
 	if s.seg == nil {
@@ -448,6 +466,7 @@ func (s *Store) Close(ctx context.Context) error {
 	s.bg.Wait()
 	var err error
 	if !s.readOnly {
+		s.ymu.Lock()
 		s.smu.Lock()
 		err = s.flushLocked()
 		if cerr := s.seg.Close(); err == nil {
@@ -455,6 +474,7 @@ func (s *Store) Close(ctx context.Context) error {
 		}
 		s.seg = nil
 		s.smu.Unlock()
+		s.ymu.Unlock()
 		if uerr := s.lock.Unlock(); err == nil {
 			err = uerr
 		}
