@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/foxstore/foxstore"
 	"github.com/foxstore/foxstore/backend/database"
@@ -16,23 +18,23 @@ import (
 )
 
 // Benchmarks compare the store with database/sql running the same
-// statements on the same driver. Run them with, for example:
+// statements on the same driver, and SetBatch with Set. Run them with:
 //
-//	go test -run '^$' -bench 'Get$|Set$' -benchtime 2000x -count 6 ./backend/database
-//	go test -run '^$' -bench SetBatch1000 -benchtime 5x -count 6 ./backend/database
+//	go test -run '^$' -bench 'Get$|Set$' -benchtime 100x -count 6 ./backend/database
+//	go test -run '^$' -bench SetBatch1000 -benchtime 4x -count 6 ./backend/database
 //
 // with FOXSTORE_TEST_POSTGRES and FOXSTORE_TEST_MYSQL set for the servers,
-// then benchstat -col /via (or /op). -count runs the whole benchmark again,
-// so foxstore and database/sql take turns, which spreads a noisy machine's
-// swings over both. FOXSTORE_BENCH_ROWS sets the table size of
+// and read them with benchstat. FOXSTORE_BENCH_ROWS sets the table size of
 // BenchmarkKeys (default 100000).
+//
+// Get, Set and SetBatch1000 each time two ways of doing the same work in
+// turns within one run (see paired), and report the time of each per op
+// and their ratio, so that a noisy machine's swings fall on both sides
+// alike; -count repeats the whole run.
 //
 // Every write changes the row's value: SQLite and InnoDB skip rewriting a
 // row with the bytes it already holds, and then commit without an fsync,
-// which would measure a write that never reaches the disk. Besides ns/op,
-// the write benchmarks report cpu-ns/op, the CPU time of this process per
-// op (SQLite runs inside it; for the servers it is the client's share),
-// which other processes on the machine disturb far less than the clock.
+// which would time a write that never reaches the disk.
 
 func benchTargets(b *testing.B, fn func(b *testing.B, tg target)) {
 	for _, drv := range []string{"sqlite", "postgres", "mysql"} {
@@ -89,8 +91,7 @@ func ph(drv string, i int) string {
 	return "?"
 }
 
-// benchRows is the number of rows the Get and Set benchmarks read and
-// write, in turn.
+// benchRows is the number of rows the benchmarks read and write, in turn.
 const benchRows = 1000
 
 // benchKeys are the keys of those rows, as strings and as the bytes the
@@ -104,10 +105,13 @@ var benchKeys, benchKeyBytes = func() ([]string, [][]byte) {
 	return ks, bs
 }()
 
-// benchValues are three values of 100 bytes: the write benchmarks load
-// every row with the last and then write the first two in turn, so that
-// every write changes its row.
+// benchValues are three values of 100 bytes. The benchmarks load every row
+// with the last, then write the first two in turn: op i writes row i mod
+// 1000 with benchValue(i), so every write changes its row, whichever side
+// runs it.
 var benchValues = []string{strings.Repeat("a", 100), strings.Repeat("b", 100), strings.Repeat("c", 100)}
+
+func benchValue(op int) int { return op / benchRows % 2 }
 
 // loadBench writes every benchmark row with benchValues[2].
 func loadBench(b *testing.B, st foxstore.StoragePlugin) {
@@ -120,55 +124,93 @@ func loadBench(b *testing.B, st foxstore.StoragePlugin) {
 	}
 }
 
-// cpuMetric reports, when the benchmark ends, the CPU time this process
-// used per op since it was called.
-func cpuMetric(b *testing.B) func() {
-	start := cpuTime()
-	return func() {
-		if start >= 0 && b.N > 0 {
-			b.ReportMetric(float64(cpuTime()-start)/float64(b.N), "cpu-ns/op")
+// paired times two ways, a and c, of doing the same work, in turns: each
+// iteration of the benchmark runs block ops of one, then block ops of the
+// other (a first in even iterations, c first in odd ones), each turn
+// starting from a collected heap. Op numbers run on across both sides, so
+// that writes keep changing their rows. It
+// reports the wall time per op of each side (ns/op is a's), the CPU time
+// of this process per op of each (SQLite runs inside it; for a server it
+// is the client's share), and the ratios a/c of both.
+func paired(b *testing.B, block int, a, c string, runA, runC func(op int) error) {
+	var (
+		wall, cpu [2]time.Duration
+		ops       [2]int
+		op        int
+	)
+	side := func(s int) {
+		run := runA
+		if s == 1 {
+			run = runC
 		}
+		// The heap is collected before each turn, untimed: otherwise the
+		// garbage of one side is collected in the other's time (1,000
+		// Sets slowed the SetBatch after them by half).
+		runtime.GC()
+		t0, c0 := time.Now(), cpuTime()
+		for range block {
+			if err := run(op); err != nil {
+				b.Fatal(err)
+			}
+			op++
+		}
+		wall[s] += time.Since(t0)
+		cpu[s] += time.Duration(cpuTime() - c0)
+		ops[s] += block
+	}
+	// One turn of each first, untimed: statements get prepared on the
+	// connections, and caches fill.
+	side(0)
+	side(1)
+	wall, cpu, ops = [2]time.Duration{}, [2]time.Duration{}, [2]int{}
+	it := 0
+	for b.Loop() {
+		side(it % 2)
+		side(1 - it%2)
+		it++
+	}
+	per := func(d time.Duration, s int) float64 { return float64(d) / float64(ops[s]) }
+	b.ReportMetric(per(wall[0], 0), "ns/op")
+	b.ReportMetric(per(wall[1], 1), c+"-ns/op")
+	b.ReportMetric(per(wall[0], 0)/per(wall[1], 1), a+"/"+c)
+	if cpuTime() >= 0 {
+		b.ReportMetric(per(cpu[0], 0), a+"-cpu-ns/op")
+		b.ReportMetric(per(cpu[1], 1), c+"-cpu-ns/op")
+		b.ReportMetric(per(cpu[0], 0)/per(cpu[1], 1), a+"/"+c+"-cpu")
 	}
 }
 
+// BenchmarkGet reads a row by its key (read cache off) through the store,
+// and with the store's statement prepared once on database/sql's pool,
+// scanned and parsed the same way; 50 reads on each side in turn.
 func BenchmarkGet(b *testing.B) {
 	benchTargets(b, func(b *testing.B, tg target) {
 		cfg := tg.config(b) // read cache off
 		st := openCfg(b, cfg)
 		ctx := context.Background()
 		loadBench(b, st)
-		b.Run("via=foxstore", func(b *testing.B) {
-			defer cpuMetric(b)()
-			i := 0
-			for b.Loop() {
-				if _, err := st.Get(ctx, benchKeys[i%benchRows]); err != nil {
-					b.Fatal(err)
-				}
-				i++
+		db, table := rawFor(b, cfg)
+		stmt, err := db.PrepareContext(ctx, "SELECT v, exp FROM "+table+" WHERE k = "+ph(tg.driver, 1))
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer stmt.Close()
+		paired(b, 50, "foxstore", "sql", func(op int) error {
+			_, err := st.Get(ctx, benchKeys[op%benchRows])
+			return err
+		}, func(op int) error {
+			var (
+				v   []byte
+				exp int64
+			)
+			if err := stmt.QueryRowContext(ctx, benchKeyBytes[op%benchRows]).Scan(&v, &exp); err != nil {
+				return err
 			}
-		})
-		b.Run("via=database-sql", func(b *testing.B) {
-			db, table := rawFor(b, cfg)
-			stmt, err := db.PrepareContext(ctx, "SELECT v, exp FROM "+table+" WHERE k = "+ph(tg.driver, 1))
-			if err != nil {
-				b.Fatal(err)
+			val, err := driver.ParseValue(v)
+			if err == nil {
+				_, err = val.Decode()
 			}
-			defer stmt.Close()
-			defer cpuMetric(b)()
-			i := 0
-			for b.Loop() {
-				var (
-					v   []byte
-					exp int64
-				)
-				if err := stmt.QueryRowContext(ctx, benchKeyBytes[i%benchRows]).Scan(&v, &exp); err != nil {
-					b.Fatal(err)
-				}
-				if _, err := driver.ParseValue(v); err != nil {
-					b.Fatal(err)
-				}
-				i++
-			}
+			return err
 		})
 	})
 }
@@ -181,59 +223,46 @@ func upsertSQL(drv, table string) string {
 }
 
 // BenchmarkSet writes one row per op, committed on its own: through the
-// store, and as the bare upsert the store runs, prepared once and run on
-// database/sql's pool (autocommit). Op i writes row i mod 1000 with the
-// value of its pass, so every op changes its row.
+// store, and as the bare upsert the store runs, prepared once on
+// database/sql's pool and run there (autocommit), with the value already
+// encoded; 50 writes on each side in turn.
 func BenchmarkSet(b *testing.B) {
 	benchWriteTargets(b, func(b *testing.B, tg target, cfg foxstore.Config) {
 		st := openCfg(b, cfg)
 		ctx := context.Background()
-		b.Run("via=foxstore", func(b *testing.B) {
-			loadBench(b, st)
-			defer cpuMetric(b)()
-			i := 0
-			for b.Loop() {
-				if err := st.Set(ctx, benchKeys[i%benchRows], benchValues[i/benchRows%2], 0); err != nil {
-					b.Fatal(err)
-				}
-				i++
-			}
-		})
-		b.Run("via=database-sql", func(b *testing.B) {
-			loadBench(b, st)
-			db, table := rawFor(b, cfg)
-			stmt, err := db.PrepareContext(ctx, upsertSQL(tg.driver, table))
+		loadBench(b, st)
+		db, table := rawFor(b, cfg)
+		stmt, err := db.PrepareContext(ctx, upsertSQL(tg.driver, table))
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer stmt.Close()
+		var vals [2][]byte
+		for j := range vals {
+			v, err := driver.EncodeValue(benchValues[j])
 			if err != nil {
 				b.Fatal(err)
 			}
-			defer stmt.Close()
-			var vals [2][]byte
-			for j := range vals {
-				v, err := driver.EncodeValue(benchValues[j])
-				if err != nil {
-					b.Fatal(err)
-				}
-				vals[j] = v.Bytes()
-			}
-			defer cpuMetric(b)()
-			i := 0
-			for b.Loop() {
-				if _, err := stmt.ExecContext(ctx, benchKeyBytes[i%benchRows], vals[i/benchRows%2], int64(0)); err != nil {
-					b.Fatal(err)
-				}
-				i++
-			}
+			vals[j] = v.Bytes()
+		}
+		paired(b, 50, "foxstore", "sql", func(op int) error {
+			return st.Set(ctx, benchKeys[op%benchRows], benchValues[benchValue(op)], 0)
+		}, func(op int) error {
+			_, err := stmt.ExecContext(ctx, benchKeyBytes[op%benchRows], vals[benchValue(op)], int64(0))
+			return err
 		})
 	})
 }
 
-// BenchmarkSetBatch1000 compares one SetBatch of 1,000 entries with 1,000
-// Set calls; each op writes the 1,000 rows, with the value other than the
-// one the previous op wrote.
+// BenchmarkSetBatch1000 compares 1,000 Set calls with one SetBatch of the
+// same 1,000 entries, in turns; an op writes the 1,000 rows, each with the
+// value other than the one the previous op wrote. Set-x1000/SetBatch is
+// how many times faster the batch is.
 func BenchmarkSetBatch1000(b *testing.B) {
 	benchWriteTargets(b, func(b *testing.B, tg target, cfg foxstore.Config) {
 		st := openCfg(b, cfg)
 		ctx := context.Background()
+		loadBench(b, st)
 		var batches [2]map[string]any
 		for j := range batches {
 			batches[j] = make(map[string]any, benchRows)
@@ -241,29 +270,15 @@ func BenchmarkSetBatch1000(b *testing.B) {
 				batches[j][k] = benchValues[j]
 			}
 		}
-		b.Run("op=SetBatch", func(b *testing.B) {
-			loadBench(b, st)
-			defer cpuMetric(b)()
-			i := 0
-			for b.Loop() {
-				if err := st.SetBatch(ctx, batches[i%2]); err != nil {
-					b.Fatal(err)
+		paired(b, 1, "Set-x1000", "SetBatch", func(op int) error {
+			for _, k := range benchKeys {
+				if err := st.Set(ctx, k, benchValues[op%2], 0); err != nil {
+					return err
 				}
-				i++
 			}
-		})
-		b.Run("op=Set-x1000", func(b *testing.B) {
-			loadBench(b, st)
-			defer cpuMetric(b)()
-			i := 0
-			for b.Loop() {
-				for _, k := range benchKeys {
-					if err := st.Set(ctx, k, benchValues[i%2], 0); err != nil {
-						b.Fatal(err)
-					}
-				}
-				i++
-			}
+			return nil
+		}, func(op int) error {
+			return st.SetBatch(ctx, batches[op%2])
 		})
 	})
 }
