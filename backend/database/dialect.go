@@ -96,6 +96,9 @@ func newDialect(driverName, table string) (*dialect, error) {
 			"CREATE INDEX IF NOT EXISTS " + idx + " ON " + t + " (exp) WHERE exp > 0",
 		}}
 		d.prepare = []string{d.get, d.scan, d.scanFrom, d.put, d.del, d.sweep}
+		for n := 2; n <= maxRows; n *= 2 {
+			d.prepare = append(d.prepare, d.putMany(n), d.delMany(n))
+		}
 	case "postgres":
 		d.put = "INSERT INTO " + t + " (k, v, exp) VALUES ($1, $2, $3) ON CONFLICT (k) DO UPDATE SET v = excluded.v, exp = excluded.exp"
 		d.sweep = "DELETE FROM " + t + " WHERE k IN (SELECT k FROM " + t + " WHERE exp > 0 AND exp <= $1 LIMIT $2) AND exp > 0 AND exp <= $1"
@@ -144,18 +147,24 @@ func (d *dialect) pgDelMany() string {
 	return "DELETE FROM " + d.table + " WHERE k = ANY($1)"
 }
 
-// MySQL statements for n rows. The store runs only power-of-two sizes, so
-// a handful of prepared statements serve every batch.
+// myGetMany reads n keys on MySQL. The store runs only power-of-two sizes,
+// so a handful of prepared statements serve every batch.
 func (d *dialect) myGetMany(n int) string {
 	return "SELECT k, v, exp FROM " + d.table + " WHERE k IN (" + marks(n, "?") + ")"
 }
 
-func (d *dialect) myPutMany(n int) string {
-	return "INSERT INTO " + d.table + " (k, v, exp) VALUES " + marks(n, "(?, ?, ?)") +
-		" ON DUPLICATE KEY UPDATE v = VALUES(v), exp = VALUES(exp)"
+// putMany and delMany write n rows on SQLite and MySQL, which take
+// multi-row VALUES lists. The store runs only power-of-two sizes up to
+// maxRows, so a handful of prepared statements serve every batch.
+func (d *dialect) putMany(n int) string {
+	q := "INSERT INTO " + d.table + " (k, v, exp) VALUES " + marks(n, "(?, ?, ?)")
+	if d.name == "mysql" {
+		return q + " ON DUPLICATE KEY UPDATE v = VALUES(v), exp = VALUES(exp)"
+	}
+	return q + " ON CONFLICT (k) DO UPDATE SET v = excluded.v, exp = excluded.exp"
 }
 
-func (d *dialect) myDelMany(n int) string {
+func (d *dialect) delMany(n int) string {
 	return "DELETE FROM " + d.table + " WHERE k IN (" + marks(n, "?") + ")"
 }
 

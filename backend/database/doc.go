@@ -68,11 +68,14 @@
 // an IN list padded to a power of two on MySQL (a few prepared statements
 // serve every size), a prepared point read per key on SQLite, where there is
 // no round trip to save. On the servers, Apply runs a single write as one
-// statement and a batch as one transaction of multi-row upserts (INSERT ...
-// ON CONFLICT DO UPDATE, ON DUPLICATE KEY UPDATE) and deletes. On SQLite,
-// Apply runs every write, single or batch, as a transaction of its own
-// (BEGIN IMMEDIATE, prepared upserts and deletes, COMMIT), for the writer
-// slot described below. Sweep deletes at most limit expired rows per call,
+// statement; a batch, on every driver, is one transaction of multi-row
+// upserts (INSERT ... ON CONFLICT DO UPDATE, ON DUPLICATE KEY UPDATE) and
+// deletes: on PostgreSQL one statement each (unnest, = ANY), on SQLite and
+// MySQL VALUES and IN lists of power-of-two sizes up to 256 rows (1,000 rows
+// are 7 statements), prepared once per connection. On SQLite, Apply runs
+// every write, single or batch, as a transaction of its own (BEGIN
+// IMMEDIATE, the statements, COMMIT), for the writer slot described below.
+// Sweep deletes at most limit expired rows per call,
 // found through the expiry index. Expired rows are returned to the front,
 // which hides them.
 //

@@ -182,7 +182,7 @@ func (t *tx) Commit(ctx context.Context, ws []driver.Write) error {
 			return t.s.classify(ctx, err)
 		}
 		defer release()
-		if err := t.s.write(ctx, t.tx.Tx, ws); err != nil {
+		if err := t.s.write(ctx, t.s.txBinder(ctx, t.tx.Tx), ws); err != nil {
 			t.tx.Rollback()
 			return t.s.classify(ctx, err)
 		}
