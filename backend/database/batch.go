@@ -79,9 +79,7 @@ func retryConflicts(ctx context.Context, fn func() error) error {
 
 func (s *Store) applyOnce(ctx context.Context, ws []driver.Write) error {
 	if s.writer != nil {
-		// SQLite: a transaction on a connection taken before the writer
-		// slot, one write or many.
-		return s.sqliteWrite(ctx, func(tx *sql.Tx) error { return s.write(ctx, s.txBinder(ctx, tx), ws) })
+		return s.sqliteApply(ctx, ws)
 	}
 	if len(ws) == 1 {
 		if s.d.name == "postgres" {

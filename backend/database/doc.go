@@ -67,17 +67,16 @@
 // and read row by row. GetMany is one statement: k = ANY($1) on PostgreSQL,
 // an IN list padded to a power of two on MySQL (a few prepared statements
 // serve every size), a prepared point read per key on SQLite, where there is
-// no round trip to save. On the servers, Apply runs a single write as one
-// statement; a batch, on every driver, is one transaction of multi-row
-// upserts (INSERT ... ON CONFLICT DO UPDATE, ON DUPLICATE KEY UPDATE) and
-// deletes: on PostgreSQL one statement each (unnest, = ANY), on SQLite and
-// MySQL VALUES and IN lists of power-of-two sizes up to 256 rows (1,000 rows
-// are 7 statements), prepared once per connection. On SQLite, Apply runs
-// every write, single or batch, as a transaction of its own (BEGIN
-// IMMEDIATE, the statements, COMMIT), for the writer slot described below.
-// Sweep deletes at most limit expired rows per call,
-// found through the expiry index. Expired rows are returned to the front,
-// which hides them.
+// no round trip to save. Apply runs a single write as one statement (on
+// PostgreSQL inside a pipelined SERIALIZABLE transaction, below) and a batch
+// as one transaction of multi-row upserts (INSERT ... ON CONFLICT DO UPDATE,
+// ON DUPLICATE KEY UPDATE) and deletes: on PostgreSQL one statement each
+// (unnest, = ANY), on SQLite and MySQL VALUES and IN lists of power-of-two
+// sizes up to 256 rows (1,000 rows are 7 statements), prepared once per
+// connection. On SQLite, Apply writes on the writer connection described
+// below. Sweep deletes at most limit expired rows per call, found through
+// the expiry index. Expired rows are returned to the front, which hides
+// them.
 //
 // # The SQLite writer slot
 //
@@ -88,22 +87,37 @@
 // The slot and the connection pool are two resources, so they are always
 // taken in one order: a connection first, then the slot.
 //
-//   - Apply and Sweep take a connection from the pool, then the slot, and
-//     only then begin their write transaction on that connection.
+//   - Apply and Sweep write on the writer connection: a connection the
+//     store takes from the pool when it opens and keeps, outside the pool
+//     (the pool holds max_open_conns connections plus this one), which
+//     only the holder of the slot uses. Its statements are prepared on it
+//     once and kept. A single write, or a sweep, is one statement, which
+//     SQLite runs as a transaction of its own; a batch is BEGIN IMMEDIATE,
+//     its statements and COMMIT, run as plain statements on that
+//     connection. A database/sql transaction would cost as much again as a
+//     single upsert when no fsync hides it (goroutines that watch its
+//     context: one in database/sql, one per BEGIN and COMMIT in the
+//     driver). If the writer connection breaks, it is dropped, and the
+//     next write takes another from the pool before it takes the slot.
 //   - A transaction has its connection from Begin (a deferred transaction,
 //     which reads one snapshot and locks nothing), and takes the slot only
-//     at Commit, to write and commit on that same connection.
+//     at Commit, to write and commit on that same connection (or, when
+//     SQLite refuses it for its snapshot, to check it and commit on the
+//     writer connection: see below).
 //   - Whoever holds the slot never asks the pool for another connection:
-//     the statements a write runs are prepared when the store opens (a
-//     first prepare takes a connection of the pool), and inside a
-//     transaction statements run on its own connection.
+//     the statements a transaction runs are prepared when the store opens
+//     (a first prepare takes a connection of the pool) and run on its own
+//     connection, and Apply and Sweep need none but the writer connection.
+//   - An in-memory database (":memory:") has a single connection, so it
+//     has no writer connection: Apply and Sweep take that connection from
+//     the pool, then the slot, and write in a transaction on it.
 //
 // So a write never holds the slot while it waits for the pool, and a pool
-// emptied by open transactions, or by writes queued for the slot, cannot
-// stall the write that holds it: the commit that holds the slot finishes,
-// gives back the slot and its connection, and the queue moves on. An open
-// transaction holds a connection but not the slot, so it never blocks plain
-// reads (nor writes, while the pool has a connection left for them).
+// emptied by open transactions cannot stall the write that holds it: the
+// commit that holds the slot finishes, gives back the slot and its
+// connection, and the queue moves on. Apply and Sweep do not wait for the
+// pool at all. An open transaction holds a connection but not the slot, so
+// it never blocks plain reads nor writes.
 //
 // # Transactions and isolation
 //
@@ -112,12 +126,19 @@
 //
 //   - SQLite: a deferred transaction reads one WAL snapshot and locks
 //     nothing; Commit takes the write lock and SQLite refuses it
-//     (SQLITE_BUSY_SNAPSHOT) if anything was committed since the snapshot:
-//     first committer wins, which is serializable. Writes of one process
-//     queue in Go for the single writer slot (above), which Commit takes
-//     while holding only the transaction's own connection; other processes
-//     are waited for with busy_timeout (5 s). WAL lets readers through
-//     while a write runs.
+//     (SQLITE_BUSY_SNAPSHOT) if anything was committed since the snapshot,
+//     whatever the keys. The store then checks the transaction key by key:
+//     on the writer connection, under BEGIN IMMEDIATE, it reads again every
+//     key the transaction read, and commits its writes there if each holds
+//     what the transaction saw (value and deadline, or absent), otherwise
+//     the transaction fails with a conflict. So a transaction fails only
+//     when a key it read changed meanwhile, and commits as if it had run
+//     at its commit: serializable (an in-memory database, which has no
+//     writer connection, keeps SQLite's rule). Writes of one process queue
+//     in Go for the single writer slot (above), which Commit takes while
+//     holding only the transaction's own connection; other processes are
+//     waited for with busy_timeout (5 s). WAL lets readers through while a
+//     write runs.
 //   - PostgreSQL: SERIALIZABLE, for transactions and for Apply (a single
 //     write is sent as BEGIN, statement, COMMIT in one pipelined round trip),
 //     so that SSI sees every writer: a transaction that read a key, absent

@@ -44,7 +44,15 @@ type Store struct {
 	// the writer that holds it.
 	writer chan struct{}
 
-	// maxConns is the size of the pool.
+	// ownWriter: SQLite on a file, whose writes run on a connection of
+	// their own, wc, which only the holder of the writer slot reads,
+	// writes and uses (see writerConn). An in-memory database has one
+	// connection, shared, and writes in transactions on it.
+	ownWriter bool
+	wc        *writerConn
+
+	// maxConns is the size of the pool (max_open_conns): for SQLite on a
+	// file, the pool has one more, the writer connection.
 	maxConns int
 
 	// maxValue is the largest encoded value the server takes (MySQL's
@@ -86,12 +94,19 @@ func Open(ctx context.Context, cfg driver.Config) (*Store, error) {
 	s.maxConns = open
 	if dc.Driver == "sqlite" {
 		s.writer = make(chan struct{}, 1)
-		if c.path == "" && open > 1 {
+		switch {
+		case c.path != "":
+			s.ownWriter = true
+			c.db.SetMaxOpenConns(open + 1)
+		case open > 1:
 			// Every connection to ":memory:" is a database of its own.
 			c.db.SetMaxOpenConns(1)
 		}
 	}
 	if err := s.setup(ctx, cfg); err != nil {
+		if s.wc != nil {
+			s.wc.close(false)
+		}
 		c.db.Close()
 		return nil, s.classify(ctx, err)
 	}
@@ -116,10 +131,15 @@ func (s *Store) setup(ctx context.Context, cfg driver.Config) error {
 	if err := s.migrate(ctx, s.table); err != nil {
 		return err
 	}
+	if s.ownWriter {
+		if err := s.openWriter(ctx); err != nil {
+			return err
+		}
+	}
 	// Prepare now what runs under SQLite's writer slot or inside a
 	// transaction: preparing a statement for the first time takes a
 	// connection of the pool, which a caller holding one must never wait
-	// for.
+	// for. (The writer connection prepares its own statements.)
 	for _, q := range s.d.prepare {
 		if _, err := s.prepared(ctx, q); err != nil {
 			return fmt.Errorf("prepare statements: %w", err)
@@ -236,7 +256,8 @@ func (s *Store) txStmt(ctx context.Context, tx *sql.Tx, query string) (stmt, err
 // sqliteWrite runs fn in a write transaction of its own (BEGIN IMMEDIATE)
 // on SQLite, taking first a connection of the pool, then the writer slot,
 // and then beginning on that connection: nothing here waits for the pool
-// while holding the slot.
+// while holding the slot. Only in-memory databases write this way; on a
+// file, writes run on the writer connection (onWriter).
 func (s *Store) sqliteWrite(ctx context.Context, fn func(*sql.Tx) error) error {
 	conn, err := s.db.Conn(ctx)
 	if err != nil {
@@ -263,8 +284,9 @@ func (s *Store) sqliteWrite(ctx context.Context, fn func(*sql.Tx) error) error {
 // would wait for a lock. It returns the function that gives it back.
 //
 // The caller must already hold the connection it will write on (a
-// transaction's, or the one sqliteWrite took), and must not take another
-// from the pool before it gives the slot back.
+// transaction's, the one sqliteWrite took, or the writer connection, which
+// the store holds for good), and must not take another from the pool
+// before it gives the slot back.
 func (s *Store) lockWriter(ctx context.Context) (func(), error) {
 	if s.writer == nil {
 		return func() {}, nil
@@ -381,6 +403,15 @@ func (s *Store) Sweep(ctx context.Context, nowMs int64, limit int) (int, bool, e
 		return err
 	}
 	err := retryConflicts(ctx, func() error {
+		if s.ownWriter {
+			return s.onWriter(ctx, false, func(bind binder) error {
+				st, err := bind(s.d.sweep)
+				if err != nil {
+					return err
+				}
+				return sweep(st)
+			})
+		}
 		if s.writer != nil {
 			return s.sqliteWrite(ctx, func(tx *sql.Tx) error {
 				st, err := s.txStmt(ctx, tx, s.d.sweep)
@@ -433,6 +464,9 @@ func (s *Store) Health(ctx context.Context) (map[string]any, error) {
 func (s *Store) Close(context.Context) error {
 	if s.closed.Swap(true) {
 		return nil
+	}
+	if s.ownWriter {
+		s.closeWriter()
 	}
 	s.stmtMu.Lock()
 	for q, st := range s.stmts {

@@ -19,8 +19,10 @@ import (
 //     locks nothing until Commit. Commit takes this process's writer slot
 //     and upgrades to a write transaction; SQLite refuses the upgrade
 //     (SQLITE_BUSY_SNAPSHOT) if anything was committed since the snapshot
-//     was taken, which becomes ErrStorageConflict. Open transactions
-//     block nobody.
+//     was taken. On a file the store then commits it on the writer
+//     connection if no key it read has changed (commitValidated);
+//     otherwise, and in memory, it becomes ErrStorageConflict. Open
+//     transactions block nobody.
 //   - PostgreSQL: SERIALIZABLE; a transaction that would break
 //     serializability fails with 40001 (at a read, a write or the commit),
 //     which becomes ErrStorageConflict.
@@ -48,7 +50,11 @@ func (s *Store) Begin(ctx context.Context) (driver.Tx, error) {
 	if err != nil {
 		return nil, s.classify(ctx, err)
 	}
-	return &tx{s: s, tx: stx}, nil
+	t := &tx{s: s, tx: stx, ctx: ctx}
+	if s.ownWriter {
+		t.reads = map[string]readEntry{}
+	}
+	return t, nil
 }
 
 // sqlTx is a database/sql transaction whose Rollback cannot hang.
@@ -122,8 +128,9 @@ func (s *Store) brokenBegin(ctx context.Context, err error) bool {
 }
 
 type tx struct {
-	s  *Store
-	tx *sqlTx
+	s   *Store
+	tx  *sqlTx
+	ctx context.Context // Begin's
 
 	mu   sync.Mutex // one statement at a time on the transaction's connection
 	done bool       // guarded by mu
@@ -131,6 +138,15 @@ type tx struct {
 	// (PostgreSQL may detect a serialization failure there, MySQL a
 	// deadlock); Commit reports it. Guarded by mu.
 	doomed error
+	// reads holds, on SQLite with a writer connection, what the
+	// transaction read, by key, for commitValidated. Guarded by mu.
+	reads map[string]readEntry
+}
+
+// readEntry is what a transaction read under a key.
+type readEntry struct {
+	e  driver.Entry
+	ok bool
 }
 
 var errTxDone = driver.NewError(driver.CodeTxDone, "", "", nil)
@@ -156,6 +172,11 @@ func (t *tx) Get(ctx context.Context, key string) (driver.Entry, bool, error) {
 		// from here on will be applied.
 		t.doomed = t.s.classify(ctx, err)
 		return t.s.Get(ctx, key)
+	}
+	if err == nil && t.reads != nil {
+		if _, seen := t.reads[key]; !seen {
+			t.reads[key] = readEntry{e: e, ok: ok}
+		}
 	}
 	return e, ok, t.s.classify(ctx, err)
 }
@@ -184,6 +205,9 @@ func (t *tx) Commit(ctx context.Context, ws []driver.Write) error {
 		defer release()
 		if err := t.s.write(ctx, t.s.txBinder(ctx, t.tx.Tx), ws); err != nil {
 			t.tx.Rollback()
+			if t.reads != nil && isBusySnapshot(err) && t.ctx.Err() == nil {
+				err = t.s.commitValidated(ctx, t.reads, ws, err)
+			}
 			return t.s.classify(ctx, err)
 		}
 	}
