@@ -145,7 +145,13 @@
 // # Limits
 //
 // The whole store must fit in memory, and compaction briefly needs room for
-// the log written since the last snapshot. With backups and their log
+// the log written since the last snapshot. Open copies the keys and the
+// short string values (up to 256 bytes) of the snapshot into shared 8 KiB
+// blocks rather than one allocation each, which makes opening a large store
+// cheaper; a block stays in memory while any of its strings is in use, so a
+// key deleted or a value replaced after the open may free its bytes only
+// with its neighbours' (at most the snapshot's keys and short values; the
+// next open packs them again). With backups and their log
 // segments the files take up to about 2×(backup_count+1) times the data.
 // Values are limited to max_value_size (16 MiB by default) like everywhere.
 package file

@@ -8,9 +8,11 @@ import (
 	"io"
 	"runtime"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/foxstore/foxstore/backend/memory"
 	"github.com/foxstore/foxstore/driver"
@@ -261,7 +263,7 @@ func loadEntries(sn snapshot, mem *memory.Store, nowMs int64) (int, error) {
 	type result struct {
 		first, last string
 		n, live     int
-		kept        []driver.Write // its live entries, when loading
+		kept        []keptEntry // its live entries, when loading
 		err         error
 		done        chan struct{}
 	}
@@ -297,12 +299,16 @@ func loadEntries(sn snapshot, mem *memory.Store, nowMs int64) (int, error) {
 				}
 				r, c := &res[ci], chunks[ci]
 				if mem != nil {
-					r.kept = make([]driver.Write, 0, int(int64(sn.count)*int64(len(c.b))/int64(len(sn.entries)))+16)
+					r.kept = make([]keptEntry, 0, int(int64(sn.count)*int64(len(c.b))/int64(len(sn.entries)))+16)
 				}
+				var blocks strBlocks
 				r.err = entryLines(c.b, ci == len(chunks)-1, func(obj []byte) error {
-					w, err := parseEntry(obj)
-					if err != nil {
-						return err
+					w, ok := parseSnapEntry(obj, &blocks)
+					if !ok {
+						var err error
+						if w, err = parseEntry(obj); err != nil {
+							return err
+						}
 					}
 					if w.Delete {
 						return errors.New("deletion in a snapshot")
@@ -320,7 +326,7 @@ func loadEntries(sn snapshot, mem *memory.Store, nowMs int64) (int, error) {
 					}
 					r.live++
 					if mem != nil {
-						r.kept = append(r.kept, w)
+						r.kept = append(r.kept, keptEntry{w.Key, w.Entry})
 					}
 					return nil
 				})
@@ -359,7 +365,7 @@ func loadEntries(sn snapshot, mem *memory.Store, nowMs int64) (int, error) {
 			total += r.n
 			live += r.live
 			for _, w := range r.kept {
-				if !yield(w.Key, w.Entry) {
+				if !yield(w.key, w.e) {
 					return
 				}
 			}
@@ -381,6 +387,12 @@ func loadEntries(sn snapshot, mem *memory.Store, nowMs int64) (int, error) {
 		return 0, &atError{sn.entriesOff + int64(len(sn.entries)) + 1, fmt.Errorf("%d entries, footer says %d", total, sn.count)}
 	}
 	return live, nil
+}
+
+// keptEntry is an entry parsed from a snapshot, waiting to be loaded.
+type keptEntry struct {
+	key string
+	e   driver.Entry
 }
 
 // chunk is a piece of a snapshot's entry lines and its offset among them.
@@ -408,4 +420,96 @@ func splitLines(b []byte, n int) []chunk {
 		out = append(out, chunk{b, off})
 	}
 	return out
+}
+
+// parseSnapEntry parses an entry line in the form that appendEntry writes
+// for a string value, {"k":"...","t":"string","v":"..."} with an optional
+// ,"exp":N, when both strings need no unescaping, and gives what
+// parseEntry gives for it, without its allocations: the key and the value
+// are carved from blocks. ok is false for anything else (other types,
+// escapes, keys that are not UTF-8, damage), which parseEntry handles.
+func parseSnapEntry(obj []byte, blocks *strBlocks) (w driver.Write, ok bool) {
+	const keyOpen, valOpen, expOpen = `{"k":"`, `","t":"string","v":"`, `,"exp":`
+	rest, ok := bytes.CutPrefix(obj, []byte(keyOpen))
+	if !ok {
+		return w, false
+	}
+	k := plainQuote(rest)
+	if k <= 0 || k > driver.MaxStoredKeyLen {
+		return w, false
+	}
+	key := rest[:k]
+	if rest, ok = bytes.CutPrefix(rest[k:], []byte(valOpen)); !ok {
+		return w, false
+	}
+	v := plainQuote(rest)
+	if v < 0 {
+		return w, false
+	}
+	val, rest := rest[:v], rest[v+1:]
+	if len(rest) != 1 || rest[0] != '}' {
+		num, ok := bytes.CutPrefix(rest, []byte(expOpen))
+		if !ok || len(num) < 2 || num[len(num)-1] != '}' {
+			return w, false
+		}
+		n, err := parseUint(num[:len(num)-1])
+		if err != nil || n > 1<<62 {
+			return w, false
+		}
+		w.Entry.Expires = int64(n)
+	}
+	value, err := driver.EncodeValue(blocks.str(val))
+	if err != nil {
+		return w, false
+	}
+	w.Key, w.Entry.Value = blocks.str(key), value
+	return w, true
+}
+
+// plainQuote returns the index of the first '"' in b when the bytes before
+// it are a JSON string's content that needs no unescaping (no backslash,
+// no control character) and is valid UTF-8, so that it is the string
+// itself; otherwise -1.
+func plainQuote(b []byte) int {
+	for i, c := range b {
+		if c == '"' {
+			if !utf8.Valid(b[:i]) {
+				return -1
+			}
+			return i
+		}
+		if c < 0x20 || c == '\\' {
+			return -1
+		}
+	}
+	return -1
+}
+
+// strBlocks makes strings out of shared blocks of strBlockSize bytes, so
+// that loading a snapshot allocates once per block rather than once per key
+// and per value: fewer, pointer-free objects for the allocator and the
+// garbage collector. A block is freed once none of its strings is in use,
+// so a key deleted (or a value replaced) after the load may keep up to a
+// block of its neighbours' bytes alive; strings longer than strBlockMax get
+// their own allocation, so that no large value outlives its entry that way.
+type strBlocks struct {
+	sb strings.Builder // the current block; a Builder never changes bytes it has handed out
+}
+
+const (
+	strBlockSize = 8 << 10
+	strBlockMax  = 256
+)
+
+func (bl *strBlocks) str(b []byte) string {
+	if len(b) > strBlockMax {
+		return string(b)
+	}
+	if bl.sb.Len()+len(b) > bl.sb.Cap() {
+		bl.sb = strings.Builder{}
+		bl.sb.Grow(strBlockSize)
+	}
+	start := bl.sb.Len()
+	bl.sb.Write(b)
+	return bl.sb.String()[start:]
 }
