@@ -50,6 +50,7 @@ func (s *Store) Apply(ctx context.Context, ws []driver.Write) error {
 		return err
 	}
 	err := retryConflicts(ctx, func() error { return s.applyOnce(ctx, ws) })
+	s.notify.announce(ws)
 	return s.classify(ctx, err)
 }
 

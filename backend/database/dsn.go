@@ -39,6 +39,9 @@ type connection struct {
 	db      *sql.DB
 	secrets []string // strings that must never appear in an error
 	path    string   // sqlite: the database file, "" for an in-memory one
+	// pg is PostgreSQL's connection settings, for the notification
+	// connection the store opens besides the pool (notify.go).
+	pg *pgx.ConnConfig
 }
 
 // OpenSQL opens a database/sql pool on the database driverName ("sqlite",
@@ -82,6 +85,7 @@ func connectPostgres(dsn string) (*connection, error) {
 	return &connection{
 		db:      stdlib.OpenDB(*pc),
 		secrets: secretsOf(dsn, pc.Password),
+		pg:      pc,
 	}, nil
 }
 

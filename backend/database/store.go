@@ -61,6 +61,10 @@ type Store struct {
 
 	stmtMu sync.Mutex
 	stmts  map[string]*sql.Stmt // prepared statements by SQL text; guarded by stmtMu
+
+	// notify announces writes to other stores and hears theirs
+	// (notify.go); nil but on PostgreSQL.
+	notify *notifier
 }
 
 var (
@@ -68,6 +72,7 @@ var (
 	_ driver.BatchGetter    = (*Store)(nil)
 	_ driver.Sweeper        = (*Store)(nil)
 	_ driver.HealthReporter = (*Store)(nil)
+	_ driver.Watcher        = (*Store)(nil)
 )
 
 // Open connects to the database that cfg.Database names, creates or
@@ -109,6 +114,9 @@ func Open(ctx context.Context, cfg driver.Config) (*Store, error) {
 		}
 		c.db.Close()
 		return nil, s.classify(ctx, err)
+	}
+	if c.pg != nil {
+		s.notify = newNotifier(c.pg, dc.Table, log, s.redact)
 	}
 	return s, nil
 }
@@ -465,6 +473,7 @@ func (s *Store) Close(context.Context) error {
 	if s.closed.Swap(true) {
 		return nil
 	}
+	s.notify.close()
 	if s.ownWriter {
 		s.closeWriter()
 	}

@@ -196,6 +196,7 @@ func (t *tx) Commit(ctx context.Context, ws []driver.Write) error {
 		t.tx.Rollback()
 		return err
 	}
+	defer t.s.notify.announce(ws)
 	if len(ws) > 0 {
 		release, err := t.s.lockWriter(ctx)
 		if err != nil {
