@@ -156,6 +156,38 @@
 // and Sweep only write, so they retry such conflicts themselves (for up to
 // 30 s, bounded by ctx) instead of returning them.
 //
+// # Other processes' writes
+//
+// The front keeps a read cache (cache_size, cache_ttl). On PostgreSQL the
+// store is a driver.Watcher, so that processes sharing a table see each
+// other's writes at once rather than after cache_ttl: every store announces
+// the keys it writes with pg_notify on the channel
+// "foxstore:<schema>.<table>" once the write has returned, and stores that
+// cache LISTEN on it and drop those keys. Announcing and listening share one
+// connection per store, outside the pool (application_name "foxstore
+// notify" unless the DSN sets one), opened at the first write or watch; a
+// store that only announces closes it after 5 idle minutes. A write only
+// hands its keys to that connection: writes that follow one another within
+// 5 ms share one announcement, whose transaction commits with
+// synchronous_commit off. Keys travel in base64, in as many notifications
+// as the payload limit (8,000 bytes) requires, up to 16; a bigger batch is
+// announced as "*", which drops whole caches, as does a bare NOTIFY on the
+// channel. When the connection is lost, the store connects again with
+// growing pauses and then drops its whole cache, since notices may have
+// been missed meanwhile.
+//
+// Triggers on the table would also catch writers other than foxstore, but
+// PostgreSQL commits notifying transactions one at a time, WAL flush
+// included (on the test server, Sets from 8 goroutines ran at about a sixth
+// of their rate; notify.go has the details). So writes by other programs or
+// older foxstore versions, and a write whose process died before announcing
+// it, reach other caches only when cache_ttl runs out, which still bounds
+// staleness. Sweeps need no notice: a cached entry keeps its deadline.
+//
+// SQLite (one process) and MySQL/MariaDB (no notifications) do not watch:
+// Watch returns nil, and cache_ttl alone bounds how long another process's
+// write can hide behind a cached value.
+//
 // # Durability and failures
 //
 // A write has committed when it returns: SQLite runs with synchronous=FULL in
@@ -180,4 +212,10 @@
 //     store larger values; the store never changes server settings.
 //   - SQLite in memory (":memory:") uses a single connection, so an open
 //     transaction holds up every other call; use a file.
+//   - PostgreSQL notices need a server session of their own: behind
+//     PgBouncer in transaction pooling mode a LISTEN does not last, and
+//     caches fall back on cache_ttl. A process that stops reading its
+//     notification connection (stopped, not dead) holds back the server's
+//     notification queue; when that fills (8 GB by default), announcements
+//     fail, writes do not.
 package database
