@@ -120,9 +120,10 @@ func BenchmarkAnnounce(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer s.db.ExecContext(ctx, "DROP TABLE "+s.d.table)
-	defer s.db.ExecContext(ctx, "DELETE FROM foxstore_meta WHERE tbl = $1", s.table)
 	defer s.Close(ctx)
+	// Deferred after Close, so that they run before it, on an open pool.
+	defer s.db.ExecContext(ctx, "DELETE FROM foxstore_meta WHERE tbl = $1", s.table)
+	defer s.db.ExecContext(ctx, "DROP TABLE "+s.d.table)
 	l, err := Open(ctx, cfg)
 	if err != nil {
 		b.Fatal(err)
