@@ -58,9 +58,10 @@ func TestPostgresKeyLimit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Deferred calls run last first: the table goes while the pool is open.
+	defer s.Close(t.Context())
 	defer s.db.ExecContext(t.Context(), "DROP TABLE "+s.d.table)
 	defer s.db.ExecContext(t.Context(), "DELETE FROM foxstore_meta WHERE tbl = $1", s.table)
-	defer s.Close(t.Context())
 	v, _ := driver.EncodeValue("x")
 	key := make([]byte, 3072)
 	rand.Read(key)
