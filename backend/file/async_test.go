@@ -15,21 +15,27 @@ import (
 // smu like a disk that does not answer, until the returned function is
 // called. stalled is closed once a flush is waiting there.
 func stallLog(s *Store) (stalled <-chan struct{}, release func()) {
-	in := make(chan struct{})
-	out := make(chan struct{})
-	var once sync.Once
+	wait, stalled, release := stallFirst()
 	s.smu.Lock()
-	s.writeHook = func([]byte) error {
+	s.writeHook = func([]byte) error { wait(); return nil }
+	s.smu.Unlock()
+	return stalled, release
+}
+
+// stallFirst returns a wait function whose first call closes stalled and
+// blocks until release is called; later calls return at once.
+func stallFirst() (wait func(), stalled <-chan struct{}, release func()) {
+	in, out := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	wait = func() {
 		first := false
 		once.Do(func() { first = true })
 		if first {
 			close(in)
 			<-out
 		}
-		return nil
 	}
-	s.smu.Unlock()
-	return in, sync.OnceFunc(func() { close(out) })
+	return wait, in, sync.OnceFunc(func() { close(out) })
 }
 
 // TestAsyncStalledLogHoldsWriters is the regression test of the async
@@ -149,20 +155,10 @@ func TestAsyncSlowSyncStillWritesToOS(t *testing.T) {
 	s := mustOpen(t, cfg)
 	defer mustClose(t, s)
 
-	in, out := make(chan struct{}), make(chan struct{})
-	var once sync.Once
-	release := sync.OnceFunc(func() { close(out) })
+	wait, in, release := stallFirst()
 	defer release()
 	s.smu.Lock()
-	s.syncHook = func() error {
-		first := false
-		once.Do(func() { first = true })
-		if first {
-			close(in)
-			<-out
-		}
-		return nil
-	}
+	s.syncHook = func() error { wait(); return nil }
 	s.smu.Unlock()
 
 	mustApply(t, s, set("first", val(t, 1), 0))
