@@ -566,3 +566,19 @@ func TestWatchWithoutNotices(t *testing.T) {
 		})
 	}
 }
+
+// TestWatchAfterClose: a closed store refuses to start watching, with
+// ErrStorageClosed's code, instead of opening a listener nobody closes.
+func TestWatchAfterClose(t *testing.T) {
+	tg := serverTarget(t, "postgres")
+	s := openWatched(t, tg.config(t).Database, nil)
+	if err := s.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	stop := make(chan struct{})
+	defer close(stop)
+	err := s.Watch(stop, func([]string) { t.Error("a report from a closed store") })
+	if driver.CodeOf(err) != driver.CodeClosed {
+		t.Fatalf("Watch after Close = %v, want code %d", err, driver.CodeClosed)
+	}
+}
