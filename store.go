@@ -3,10 +3,10 @@ package foxstore
 import (
 	"context"
 	"errors"
-	"math/rand/v2"
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	_ "github.com/foxstore/foxstore/backend/file"   // always linked
 	_ "github.com/foxstore/foxstore/backend/memory" // always linked
@@ -52,8 +52,14 @@ type stats struct {
 // counter is an exact event count that many goroutines add to at once. One
 // atomic word shared by every core would bounce its cache line between
 // them on every Get (measured: parallel Gets on two cores were slower than
-// on one); a few padded stripes, picked at random, keep the adds apart.
-// Load sums the stripes.
+// on one). So the count is spread over padded stripes, and Load sums them.
+// A goroutine adds to the stripe its stack address picks: goroutines have
+// stacks of their own, so two goroutines reading at once on two cores
+// mostly write to two lines that stay in their own core's cache, where a
+// stripe picked at random moves to the other core about every other add.
+// (Measured on two cores: parallel Gets with random stripes cost half as
+// much again as with stack stripes, which cost what Gets without a counter
+// do.) The stripe is only a hint; any stripe gives the right count.
 type counter struct {
 	stripe [counterStripes]struct {
 		n atomic.Int64
@@ -61,11 +67,17 @@ type counter struct {
 	}
 }
 
-const counterStripes = 8
+const counterStripes = 16
 
-// Add adds d to the count. The stripe comes from the runtime's per-thread
-// random source, which costs a few nanoseconds and touches no shared state.
-func (c *counter) Add(d int64) { c.stripe[rand.Uint32()%counterStripes].n.Add(d) }
+// Add adds d to the count.
+func (c *counter) Add(d int64) {
+	// The address of a local variable (never dereferenced) tells which
+	// goroutine's stack this is; stacks are at least 2 KiB apart.
+	var here byte
+	p := uintptr(unsafe.Pointer(&here)) >> 11
+	p ^= p >> 4
+	c.stripe[p%counterStripes].n.Add(d)
+}
 
 // Load returns the count.
 func (c *counter) Load() int64 {

@@ -68,9 +68,9 @@ type Write struct {
 // the backend cannot serve (a Redis Cluster batch across hash slots). Never
 // put a value, a password or a full DSN in an error.
 //
-// A backend may also implement the optional interfaces BatchGetter, Sweeper,
-// Flusher, HealthReporter, Backuper and Watcher; the front discovers them
-// with type assertions.
+// A backend may also implement the optional interfaces OneWriter,
+// BatchGetter, Sweeper, Flusher, HealthReporter, Backuper and Watcher; the
+// front discovers them with type assertions.
 type Backend interface {
 	// Get returns the entry under key; ok is false when there is none. It may
 	// return an expired entry.
@@ -105,6 +105,15 @@ type Tx interface {
 	Get(ctx context.Context, key string) (e Entry, ok bool, err error)
 	Commit(ctx context.Context, ws []Write) error
 	Rollback() error
+}
+
+// OneWriter takes a single write (Set, Delete) by value. The front calls
+// ApplyOne instead of Apply with a one-element slice, which would cost an
+// allocation per write: worth having for a backend whose writes take well
+// under a microsecond (memory), not for one that talks to a server.
+type OneWriter interface {
+	// ApplyOne is Apply(ctx, []Write{w}).
+	ApplyOne(ctx context.Context, w Write) error
 }
 
 // BatchGetter fetches many keys in one round trip. Without it the front calls

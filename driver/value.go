@@ -196,6 +196,17 @@ func (v Value) Decode() (any, error) {
 	return v.x, nil
 }
 
+// Plain returns the value itself, and true, for the kinds whose Value holds
+// the Go value as it is (strings, bools, numbers, times): Decode's answer,
+// without its cost. For the other kinds it returns false.
+func (v Value) Plain() (any, bool) {
+	switch v.kind {
+	case KindNull, KindBytes, KindRawJSON, KindJSON, 0:
+		return nil, false
+	}
+	return v.x, true
+}
+
 // DecodeInto stores the value into the variable ptr points to, as
 // json.Unmarshal would, or by plain assignment when the types match.
 func (v Value) DecodeInto(ptr any) error {

@@ -3,30 +3,42 @@
 //
 // # Design
 //
-// Entries live in 64 shards, each a map guarded by its own RWMutex, so that
-// point reads on different keys rarely touch the same lock or cache line. The
-// keys are also kept in one ordered index (a google/btree B-tree, chosen for
-// its generic API and its long use in etcd) that serves range scans, so a
-// pattern with a literal prefix reads only its range instead of every key.
+// Entries live in 256 shards, each an open-addressing hash table (table.go)
+// that readers search without taking a lock or writing to shared memory, so
+// reads on any number of cores never contend. Keys are also kept in one
+// ordered index (a google/btree B-tree, chosen for its generic API and its
+// long use in etcd) that serves range scans, so a pattern with a literal
+// prefix reads only its range instead of every key.
+//
+// One maphash hash per key does all the work: its top bits pick the shard,
+// its low bits the slot, and it is stored in the slot to skip the keys that
+// do not match. Items are never changed once a table holds them: a write
+// stores a new item in the slot (or a tombstone for a removal), so a reader
+// copies an item without a lock. Each shard has a writer mutex and a
+// sequence number that is odd while a writer changes the shard; a reader
+// checks it before and after its search and, if a writer got in the way,
+// reads again under the mutex. A batch makes all its shards odd before its
+// first write and even after its last, so a reader never sees half a batch.
+// (Go's built-in map cannot be read while it is written, which is why the
+// shards do not use one: with a map, every read takes a lock, and the lock's
+// reader count is a cache line that all cores write.)
 //
 // The index changes only when a key is created or removed, always while the
 // key's shard is locked (lock order: shards in index order, then the index),
-// so a key is in the index exactly when it is in its shard's map. Scans copy
-// the index a slice at a time and read each entry under its shard lock, and
-// expiry sweeps walk the index a slice at a time from a cursor, so neither
-// holds a lock for more than a slice's worth of work.
+// so a key is in the index exactly when it is in its shard. Scans copy the
+// index a slice at a time and read each entry as Get does, and expiry sweeps
+// walk the index a slice at a time from a cursor, so neither holds a lock for
+// more than a slice's worth of work.
 //
-// Batches lock every shard they touch (in index order) and so are atomic to
-// readers too: GetMany, which takes the same shard locks for reading, never
-// sees half a batch. Transactions are optimistic: each entry carries a
-// version, a transaction remembers the version of every key it read, and its
-// commit locks the shards of its read and write sets, checks the versions and
-// applies the writes, or fails with ErrStorageConflict.
+// Transactions are optimistic: each item carries a version, a transaction
+// remembers the version of every key it read, and its commit locks the
+// shards of its read and write sets, checks the versions and applies the
+// writes, or fails with ErrStorageConflict.
 //
 // Load fills an empty store in bulk from entries sorted by key, as the file
-// backend does when it opens a snapshot: about twice as fast as Apply,
-// because it sizes each map once, fills one map at a time on every core
-// and builds the index meanwhile from the keys in order.
+// backend does when it opens a snapshot: much faster than Apply, because it
+// sizes each table once, fills one table at a time on every core and builds
+// the index meanwhile from the keys in order.
 package memory
 
 import (
@@ -52,7 +64,15 @@ func init() {
 	})
 }
 
-const nShards = 64
+// shardBits sets the number of shards. More shards mean fewer writers per
+// shard lock and smaller tables to rebuild when one grows (a rebuild holds
+// its shard's writers, never its readers); 256 keeps the shard array (16
+// KiB) in the processor's cache.
+const (
+	shardBits  = 6
+	nShards    = 1 << shardBits
+	shardShift = 64 - shardBits
+)
 
 // scanSlice is how many keys a scan or sweep reads from the index per lock hold.
 const scanSlice = 256
@@ -84,15 +104,11 @@ type Store struct {
 }
 
 type shard struct {
-	mu  sync.RWMutex
-	m   map[string]*item // guarded by mu; an item changes in place, under mu
-	ver uint64           // last version handed out; guarded by mu
-	_   [40]byte         // keep shards on separate cache lines
-}
-
-type item struct {
-	e   driver.Entry
-	ver uint64
+	mu  sync.Mutex            // held by writers
+	seq atomic.Uint64         // odd while a writer changes the shard
+	tab atomic.Pointer[table] // replaced whole when it grows or shrinks
+	ver uint64                // last version handed out; guarded by mu
+	_   [32]byte              // keep shards on separate cache lines
 }
 
 var errClosed = &driver.Error{Code: driver.CodeClosed}
@@ -101,68 +117,105 @@ var errClosed = &driver.Error{Code: driver.CodeClosed}
 func New() *Store {
 	s := &Store{seed: maphash.MakeSeed(), idx: newIndex()}
 	for i := range s.shards {
-		s.shards[i].m = map[string]*item{}
+		s.shards[i].tab.Store(newTable(0))
 	}
 	return s
 }
 
-func (s *Store) shardOf(key string) int {
-	return int(maphash.String(s.seed, key) % nShards)
+func (s *Store) hash(key string) uint64 { return maphash.String(s.seed, key) }
+
+func shardOf(h uint64) int { return int(h >> shardShift) }
+
+// find returns the item under key, whose hash is h, or nil: without a lock
+// when no writer gets in the way, else under the shard's mutex.
+func (s *Store) find(h uint64, key string) *item {
+	sh := &s.shards[shardOf(h)]
+	if q := sh.seq.Load(); q&1 == 0 {
+		it := sh.tab.Load().find(h, key)
+		if sh.seq.Load() == q {
+			return it
+		}
+	}
+	sh.mu.Lock()
+	it := sh.tab.Load().find(h, key)
+	sh.mu.Unlock()
+	return it
 }
 
 // Get implements driver.Backend.
 func (s *Store) Get(_ context.Context, key string) (driver.Entry, bool, error) {
-	sh := &s.shards[s.shardOf(key)]
-	sh.mu.RLock()
-	it := sh.m[key]
-	if it == nil {
-		sh.mu.RUnlock()
-		return driver.Entry{}, false, nil
+	if it := s.find(s.hash(key), key); it != nil {
+		return it.e, true, nil
 	}
-	e := it.e
-	sh.mu.RUnlock()
-	return e, true, nil
+	return driver.Entry{}, false, nil
 }
 
 // GetMany implements driver.BatchGetter; it reads all keys at one instant.
 func (s *Store) GetMany(_ context.Context, keys []string, fn func(string, driver.Entry)) error {
-	idx := s.shardSet(keys, nil)
-	for _, i := range idx {
-		s.shards[i].mu.RLock()
-	}
-	found := make([]driver.Entry, len(keys))
-	ok := make([]bool, len(keys))
+	hs := make([]uint64, len(keys))
 	for j, k := range keys {
-		if it := s.shards[s.shardOf(k)].m[k]; it != nil {
-			found[j], ok[j] = it.e, true
+		hs[j] = s.hash(k)
+	}
+	idx := shardSet(hs, nil)
+	found := make([]*item, len(keys))
+	s.readAtOnce(idx, func() {
+		for j, k := range keys {
+			found[j] = s.shards[shardOf(hs[j])].tab.Load().find(hs[j], k)
 		}
-	}
-	for _, i := range idx {
-		s.shards[i].mu.RUnlock()
-	}
+	})
 	for j, k := range keys {
-		if ok[j] {
-			fn(k, found[j])
+		if found[j] != nil {
+			fn(k, found[j].e)
 		}
 	}
 	return nil
 }
 
-// shardSet returns the sorted, distinct shard numbers of keys and of ws.
-func (s *Store) shardSet(keys []string, ws []driver.Write) []int {
+// readAtOnce runs read, which reads only the shards idx, so that what it
+// reads is what the shards held at one instant: first without locks, and
+// again under the shards' mutexes if a writer changed one meanwhile.
+func (s *Store) readAtOnce(idx []int, read func()) {
+	seqs := make([]uint64, len(idx))
+	clean := true
+	for j, i := range idx {
+		if seqs[j] = s.shards[i].seq.Load(); seqs[j]&1 != 0 {
+			clean = false
+			break
+		}
+	}
+	if clean {
+		read()
+		for j, i := range idx {
+			if s.shards[i].seq.Load() != seqs[j] {
+				clean = false
+				break
+			}
+		}
+		if clean {
+			return
+		}
+	}
+	s.lock(idx)
+	read()
+	s.unlock(idx)
+}
+
+// shardSet returns the sorted, distinct shard numbers of the hashes hs and of
+// the writes ws.
+func shardSet(hs []uint64, ws []hashedWrite) []int {
 	var seen [nShards]bool
-	out := make([]int, 0, min(nShards, len(keys)+len(ws)))
-	add := func(k string) {
-		if i := s.shardOf(k); !seen[i] {
+	out := make([]int, 0, min(nShards, len(hs)+len(ws)))
+	add := func(h uint64) {
+		if i := shardOf(h); !seen[i] {
 			seen[i] = true
 			out = append(out, i)
 		}
 	}
-	for _, k := range keys {
-		add(k)
+	for _, h := range hs {
+		add(h)
 	}
 	for _, w := range ws {
-		add(w.Key)
+		add(w.h)
 	}
 	slices.Sort(out)
 	return out
@@ -187,15 +240,7 @@ func (s *Store) Scan(ctx context.Context, start, end string, fn func(string, dri
 			return nil
 		}
 		for _, k := range keys {
-			sh := &s.shards[s.shardOf(k)]
-			sh.mu.RLock()
-			it := sh.m[k]
-			var e driver.Entry
-			if it != nil {
-				e = it.e
-			}
-			sh.mu.RUnlock()
-			if it != nil && !fn(k, e) {
+			if it := s.find(s.hash(k), k); it != nil && !fn(k, it.e) {
 				return nil
 			}
 		}
@@ -210,25 +255,79 @@ func (s *Store) Scan(ctx context.Context, start, end string, fn func(string, dri
 	}
 }
 
+// hashedWrite is a write with its key's hash.
+type hashedWrite struct {
+	driver.Write
+	h uint64
+}
+
 // Apply implements driver.Backend.
-func (s *Store) Apply(_ context.Context, ws []driver.Write) error {
+func (s *Store) Apply(ctx context.Context, ws []driver.Write) error {
+	if len(ws) == 1 {
+		return s.ApplyOne(ctx, ws[0])
+	}
 	if s.closed.Load() {
 		return errClosed
 	}
-	if len(ws) == 1 {
-		sh := &s.shards[s.shardOf(ws[0].Key)]
-		sh.mu.Lock()
-		s.write(sh, ws[0])
-		sh.mu.Unlock()
-		return nil
+	hws := make([]hashedWrite, len(ws))
+	for j, w := range ws {
+		hws[j] = hashedWrite{w, s.hash(w.Key)}
 	}
-	idx := s.shardSet(nil, ws)
+	idx := shardSet(nil, hws)
 	s.lock(idx)
-	for _, w := range ws {
-		s.write(&s.shards[s.shardOf(w.Key)], w)
-	}
+	s.applyLocked(idx, hws)
 	s.unlock(idx)
 	return nil
+}
+
+// ApplyOne implements driver.OneWriter: Apply of one write, with no slice.
+func (s *Store) ApplyOne(_ context.Context, w driver.Write) error {
+	if s.closed.Load() {
+		return errClosed
+	}
+	h := s.hash(w.Key)
+	sh := &s.shards[shardOf(h)]
+	sh.mu.Lock()
+	t := sh.tab.Load()
+	if !w.Delete {
+		t = sh.reserve(t, 1)
+	}
+	sh.seq.Add(1)
+	s.write(sh, t, hashedWrite{w, h})
+	sh.seq.Add(1)
+	sh.shrink(t)
+	sh.mu.Unlock()
+	return nil
+}
+
+// applyLocked performs ws, whose shards idx the caller has locked: it makes
+// room first, then changes every shard within one odd sequence number, so
+// that no reader sees part of it.
+func (s *Store) applyLocked(idx []int, ws []hashedWrite) {
+	var adds [nShards]int
+	for _, w := range ws {
+		if !w.Delete {
+			adds[shardOf(w.h)]++
+		}
+	}
+	var tabs [nShards]*table
+	for _, i := range idx {
+		sh := &s.shards[i]
+		tabs[i] = sh.reserve(sh.tab.Load(), adds[i])
+	}
+	for _, i := range idx {
+		s.shards[i].seq.Add(1)
+	}
+	for _, w := range ws {
+		i := shardOf(w.h)
+		s.write(&s.shards[i], tabs[i], w)
+	}
+	for _, i := range idx {
+		s.shards[i].seq.Add(1)
+	}
+	for _, i := range idx {
+		s.shards[i].shrink(tabs[i])
+	}
 }
 
 func (s *Store) lock(idx []int) {
@@ -243,36 +342,36 @@ func (s *Store) unlock(idx []int) {
 	}
 }
 
-// write applies w; the caller holds sh.mu for writing.
-func (s *Store) write(sh *shard, w driver.Write) {
-	old := sh.m[w.Key]
+// write applies w to t, sh's table. The caller holds sh.mu, has made sh.seq
+// odd and has reserved room for w in t.
+func (s *Store) write(sh *shard, t *table, w hashedWrite) {
+	old := t.set(w.h, w.Key, func(old *item) *item {
+		if w.Delete {
+			return nil
+		}
+		sh.ver++
+		key := w.Key
+		if old != nil {
+			key = old.key // keep one copy of the key
+		}
+		return &item{key: key, e: w.Entry, ver: sh.ver}
+	})
 	if old != nil && old.e.Expires != 0 {
 		s.withTTL.Add(-1)
 	}
-	if w.Delete {
-		if old != nil {
-			delete(sh.m, w.Key)
-			s.idxMu.Lock()
-			s.idx.Delete(w.Key)
-			s.idxMu.Unlock()
-		}
-		return
-	}
-	sh.ver++
-	if w.Entry.Expires != 0 {
+	if !w.Delete && w.Entry.Expires != 0 {
 		s.withTTL.Add(1)
 	}
-	if old != nil {
-		// Readers copy an item under the shard's read lock, so it can
-		// change in place: an overwrite allocates nothing and looks the
-		// key up once.
-		old.e, old.ver = w.Entry, sh.ver
-		return
+	switch {
+	case w.Delete && old != nil:
+		s.idxMu.Lock()
+		s.idx.Delete(w.Key)
+		s.idxMu.Unlock()
+	case !w.Delete && old == nil:
+		s.idxMu.Lock()
+		s.idx.ReplaceOrInsert(w.Key)
+		s.idxMu.Unlock()
 	}
-	sh.m[w.Key] = &item{e: w.Entry, ver: sh.ver}
-	s.idxMu.Lock()
-	s.idx.ReplaceOrInsert(w.Key)
-	s.idxMu.Unlock()
 }
 
 // loadBatch is how many keys Load hands to the goroutine building the index
@@ -282,7 +381,7 @@ const loadBatch = 4096
 // Load fills an empty store with entries, which must come in strictly
 // ascending key order, as a backend reads them from a sorted file at
 // startup; n is how many to expect (a hint: 0 when unknown). It is much
-// faster than Apply: each shard's map is filled at once, sized exactly,
+// faster than Apply: each shard's table is filled at once, sized exactly,
 // with nothing looked up before it is stored, on every core; meanwhile
 // another goroutine builds the index from the keys in order, so that every
 // insertion lands at the index's right edge. Readers wait until it returns.
@@ -304,9 +403,18 @@ func (s *Store) Load(n int, entries iter.Seq2[string, driver.Entry]) error {
 	if s.idx.Len() > 0 {
 		return errors.New("memory: Load into a store that is not empty")
 	}
+	// Readers wait on the shard mutexes until the whole store is there.
+	for i := range s.shards {
+		s.shards[i].seq.Add(1)
+	}
+	defer func() {
+		for i := range s.shards {
+			s.shards[i].seq.Add(1)
+		}
+	}()
 
 	// Room for every batch, so that sorting the entries by shard never
-	// waits for the index, and the maps fill while the index is built.
+	// waits for the index, and the tables fill while the index is built.
 	keys := make(chan []string, n/loadBatch+4)
 	built := make(chan *btree.BTreeG[string])
 	go func() {
@@ -319,16 +427,12 @@ func (s *Store) Load(n int, entries iter.Seq2[string, driver.Entry]) error {
 		built <- idx
 	}()
 
-	// Sort the entries by shard first, then fill each shard's map at once,
-	// sized exactly, one shard per core at a time: a map stays in the
-	// processor's cache while it fills, where inserts in key order would
-	// land all over every map and miss the cache almost every time. A
-	// shard gets about n/nShards entries, give or take a few times the
-	// square root of that: an eighth more is room enough.
-	type loaded struct {
-		key string
-		e   driver.Entry
-	}
+	// Sort the entries by shard first, then fill each shard's table at
+	// once, sized exactly, one shard per core at a time: a table stays in
+	// the processor's cache while it fills, where inserts in key order
+	// would land all over every table and miss the cache almost every
+	// time. A shard gets about n/nShards entries, give or take a few times
+	// the square root of that: an eighth more is room enough.
 	per := n / nShards
 	per += per/8 + 8
 	byShard := make([][]loaded, nShards)
@@ -344,8 +448,9 @@ func (s *Store) Load(n int, entries iter.Seq2[string, driver.Entry]) error {
 			err = fmt.Errorf("memory: Load: key %q after %q: keys must ascend", k, prev)
 			break
 		}
-		i := s.shardOf(k)
-		byShard[i] = append(byShard[i], loaded{k, e})
+		h := s.hash(k)
+		i := shardOf(h)
+		byShard[i] = append(byShard[i], loaded{k, h, e})
 		if e.Expires != 0 {
 			withTTL++
 		}
@@ -365,7 +470,7 @@ func (s *Store) Load(n int, entries iter.Seq2[string, driver.Entry]) error {
 		<-built
 		return err
 	}
-	maps := make([]map[string]*item, nShards)
+	tabs := make([]*table, nShards)
 	var next atomic.Int32
 	var wg sync.WaitGroup
 	for range min(runtime.GOMAXPROCS(0), nShards) {
@@ -373,29 +478,41 @@ func (s *Store) Load(n int, entries iter.Seq2[string, driver.Entry]) error {
 		go func() {
 			defer wg.Done()
 			for i := int(next.Add(1)) - 1; i < nShards; i = int(next.Add(1)) - 1 {
-				sh := &s.shards[i]
-				m := make(map[string]*item, len(byShard[i]))
-				// One array holds the shard's items: one allocation
-				// instead of one per entry. (The array lives until its
-				// last item is deleted; overwrites reuse their item.)
-				items := make([]item, len(byShard[i]))
-				for j, l := range byShard[i] {
-					sh.ver++
-					items[j] = item{e: l.e, ver: sh.ver}
-					m[l.key] = &items[j]
-				}
-				maps[i], byShard[i] = m, nil
+				tabs[i] = s.shards[i].fill(byShard[i])
+				byShard[i] = nil
 			}
 		}()
 	}
 	wg.Wait()
 	idx := <-built
 	for i := range s.shards {
-		s.shards[i].m = maps[i]
+		s.shards[i].tab.Store(tabs[i])
 	}
 	s.idx = idx
 	s.withTTL.Add(withTTL)
 	return nil
+}
+
+// loaded is an entry on its way into a shard, in Load.
+type loaded struct {
+	key string
+	h   uint64
+	e   driver.Entry
+}
+
+// fill returns a new table for the shard that holds the entries ls, whose
+// keys are distinct. The caller holds sh.mu.
+func (sh *shard) fill(ls []loaded) *table {
+	t := newTable(len(ls))
+	// One array holds the shard's items: one allocation instead of one per
+	// entry. (The array lives until its last item is replaced or removed.)
+	items := make([]item, len(ls))
+	for j, l := range ls {
+		sh.ver++
+		items[j] = item{key: l.key, e: l.e, ver: sh.ver}
+		t.insert(l.h, &items[j])
+	}
+	return t
 }
 
 // Sweep implements driver.Sweeper: it walks the index from where the last
@@ -415,10 +532,15 @@ func (s *Store) Sweep(ctx context.Context, nowMs int64, limit int) (int, bool, e
 	s.idxMu.RUnlock()
 	removed := 0
 	for _, k := range keys {
-		sh := &s.shards[s.shardOf(k)]
+		h := s.hash(k)
+		sh := &s.shards[shardOf(h)]
 		sh.mu.Lock()
-		if it := sh.m[k]; it != nil && !it.e.Live(nowMs) {
-			s.write(sh, driver.Write{Key: k, Delete: true})
+		t := sh.tab.Load()
+		if it := t.find(h, k); it != nil && !it.e.Live(nowMs) {
+			sh.seq.Add(1)
+			s.write(sh, t, hashedWrite{driver.Write{Key: k, Delete: true}, h})
+			sh.seq.Add(1)
+			sh.shrink(t)
 			removed++
 		}
 		sh.mu.Unlock()
@@ -453,17 +575,14 @@ type tx struct {
 }
 
 func (t *tx) Get(_ context.Context, key string) (driver.Entry, bool, error) {
-	sh := &t.s.shards[t.s.shardOf(key)]
+	it := t.s.find(t.s.hash(key), key)
 	var (
 		e   driver.Entry
 		ver uint64
 	)
-	sh.mu.RLock()
-	it := sh.m[key]
 	if it != nil {
 		e, ver = it.e, it.ver
 	}
-	sh.mu.RUnlock()
 	if _, seen := t.reads[key]; !seen {
 		t.reads[key] = ver
 	}
@@ -477,25 +596,28 @@ func (t *tx) Commit(_ context.Context, ws []driver.Write) error {
 	if s.closed.Load() {
 		return errClosed
 	}
-	keys := make([]string, 0, len(t.reads))
+	reads := make([]uint64, 0, len(t.reads))
 	for k := range t.reads {
-		keys = append(keys, k)
+		reads = append(reads, s.hash(k))
 	}
-	idx := s.shardSet(keys, ws)
+	hws := make([]hashedWrite, len(ws))
+	for j, w := range ws {
+		hws[j] = hashedWrite{w, s.hash(w.Key)}
+	}
+	idx := shardSet(reads, hws)
 	s.lock(idx)
 	defer s.unlock(idx)
 	for k, ver := range t.reads {
+		h := s.hash(k)
 		var cur uint64
-		if it := s.shards[s.shardOf(k)].m[k]; it != nil {
+		if it := s.shards[shardOf(h)].tab.Load().find(h, k); it != nil {
 			cur = it.ver
 		}
 		if cur != ver {
 			return errConflict
 		}
 	}
-	for _, w := range ws {
-		s.write(&s.shards[s.shardOf(w.Key)], w)
-	}
+	s.applyLocked(idx, hws)
 	return nil
 }
 

@@ -1,0 +1,155 @@
+package memory
+
+import (
+	"math/bits"
+	"sync/atomic"
+
+	"github.com/foxstore/foxstore/driver"
+)
+
+// item is one entry under its key. A table never changes an item it holds:
+// a write puts a new item in the slot, so readers may copy one without a lock.
+type item struct {
+	key string
+	e   driver.Entry
+	ver uint64
+}
+
+// tomb marks a slot whose item was removed, so that a search goes on past it.
+var tomb = new(item)
+
+// table is an open-addressing hash table with linear probing. Readers search
+// it with atomic loads and no lock; its writer (the holder of the shard's
+// mutex) changes one slot at a time with atomic stores. At most three
+// quarters of its slots are ever in use (items or tombstones), so a search
+// always ends at an empty slot.
+type table struct {
+	mask  uint64
+	slots []slot
+	live  int // slots holding an item; only the writer reads or writes it
+	used  int // live plus tombstones; only the writer reads or writes it
+}
+
+// slot holds an item and its key's hash, which spares a search the keys
+// that do not match. Writers store the hash before the item.
+type slot struct {
+	h atomic.Uint64
+	p atomic.Pointer[item]
+}
+
+const minSlots = 8
+
+// newTable returns a table with room for n items and a third more.
+func newTable(n int) *table {
+	size := uint64(minSlots)
+	if want := 2 * uint64(n); want > size {
+		size = 1 << bits.Len64(want-1)
+	}
+	return &table{mask: size - 1, slots: make([]slot, size)}
+}
+
+// limit is how many slots may be in use.
+func (t *table) limit() int { return len(t.slots) / 2 }
+
+// find returns the item under key, whose hash is h, or nil.
+func (t *table) find(h uint64, key string) *item {
+	for i := h & t.mask; ; i = (i + 1) & t.mask {
+		sl := &t.slots[i]
+		p := sl.p.Load()
+		if p == nil {
+			return nil
+		}
+		if p != tomb && sl.h.Load() == h && p.key == key {
+			return p
+		}
+	}
+}
+
+// set replaces the item under key (hash h) with next(old), where old is the
+// item there or nil; next returning nil removes the key. It returns old. The
+// caller is the writer and has reserved a slot, in case key is new.
+func (t *table) set(h uint64, key string, next func(old *item) *item) *item {
+	free := -1
+	i := h & t.mask
+	for ; ; i = (i + 1) & t.mask {
+		sl := &t.slots[i]
+		p := sl.p.Load()
+		if p == nil {
+			break
+		}
+		if p == tomb {
+			if free < 0 {
+				free = int(i)
+			}
+			continue
+		}
+		if sl.h.Load() == h && p.key == key {
+			if n := next(p); n != nil {
+				sl.p.Store(n)
+			} else {
+				sl.p.Store(tomb)
+				t.live--
+			}
+			return p
+		}
+	}
+	n := next(nil)
+	if n == nil {
+		return nil
+	}
+	if free < 0 {
+		free = int(i)
+		t.used++
+	}
+	sl := &t.slots[free]
+	sl.h.Store(h)
+	sl.p.Store(n)
+	t.live++
+	return nil
+}
+
+// insert stores it, whose key (hash h) t does not hold, in a table that no
+// reader sees yet and that has room.
+func (t *table) insert(h uint64, it *item) {
+	i := h & t.mask
+	for t.slots[i].p.Load() != nil {
+		i = (i + 1) & t.mask
+	}
+	t.slots[i].h.Store(h)
+	t.slots[i].p.Store(it)
+	t.live++
+	t.used++
+}
+
+// rebuilt returns a copy of t, without tombstones, with room for n items.
+func (t *table) rebuilt(n int) *table {
+	nt := newTable(n)
+	for i := range t.slots {
+		if p := t.slots[i].p.Load(); p != nil && p != tomb {
+			nt.insert(t.slots[i].h.Load(), p)
+		}
+	}
+	return nt
+}
+
+// reserve makes room in t, the shard's table, for k more items, replacing
+// the table by a larger (or cleaner) copy if need be, and returns the table
+// to write to. The caller holds sh.mu. Readers go on reading the old table,
+// which holds the same items, while the copy is made.
+func (sh *shard) reserve(t *table, k int) *table {
+	if t.used+k <= t.limit() {
+		return t
+	}
+	nt := t.rebuilt(t.live + k)
+	sh.tab.Store(nt)
+	return nt
+}
+
+// shrink replaces t, the shard's table, by a smaller copy when most of its
+// slots are empty, so that memory follows the data down. The caller holds
+// sh.mu.
+func (sh *shard) shrink(t *table) {
+	if len(t.slots) > minSlots && t.live*8 < len(t.slots) {
+		sh.tab.Store(t.rebuilt(t.live))
+	}
+}

@@ -1,0 +1,180 @@
+package memory_test
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/foxstore/foxstore/backend/memory"
+	"github.com/foxstore/foxstore/driver"
+)
+
+// TestChurn drives one store through growth, overwrites, removals (which
+// leave tombstones) and shrinking, checking every key against a plain map
+// after each round, through Get, GetMany and Scan.
+func TestChurn(t *testing.T) {
+	ctx := context.Background()
+	s := memory.New()
+	want := map[string]string{}
+	rng := rand.New(rand.NewPCG(1, 2))
+	check := func(round int) {
+		t.Helper()
+		for i := 0; i < 6000; i++ {
+			k := "k" + strconv.Itoa(i)
+			e, ok, err := s.Get(ctx, k)
+			w, wok := want[k]
+			if err != nil || ok != wok || ok && !e.Value.Equal(entry(w).Value) {
+				t.Fatalf("round %d: Get(%q) = %s, %v, %v; want %q, %v", round, k, e.Value.JSON(), ok, err, w, wok)
+			}
+		}
+		n := 0
+		s.Scan(ctx, "", "", func(k string, e driver.Entry) bool {
+			if w, ok := want[k]; !ok || !e.Value.Equal(entry(w).Value) {
+				t.Fatalf("round %d: Scan found %q = %s, want %q, %v", round, k, e.Value.JSON(), w, ok)
+			}
+			n++
+			return true
+		})
+		if n != len(want) {
+			t.Fatalf("round %d: Scan found %d keys, want %d", round, n, len(want))
+		}
+		got := 0
+		keys := []string{"k1", "k2", "k3", "k4000", "k5999", "nope"}
+		s.GetMany(ctx, keys, func(k string, e driver.Entry) {
+			got++
+			if !e.Value.Equal(entry(want[k]).Value) {
+				t.Fatalf("round %d: GetMany(%q) = %s, want %q", round, k, e.Value.JSON(), want[k])
+			}
+		})
+		exp := 0
+		for _, k := range keys {
+			if _, ok := want[k]; ok {
+				exp++
+			}
+		}
+		if got != exp {
+			t.Fatalf("round %d: GetMany found %d keys, want %d", round, got, exp)
+		}
+	}
+	for round := 0; round < 12; round++ {
+		// Rounds 0-5 mostly add, 6-10 mostly remove, 11 removes all.
+		for i := 0; i < 3000; i++ {
+			k := "k" + strconv.Itoa(rng.IntN(6000))
+			del := rng.IntN(10) < 3
+			if round >= 6 {
+				del = rng.IntN(10) < 8
+			}
+			if round == 11 {
+				del = true
+			}
+			v := fmt.Sprint(round, i)
+			var err error
+			if i%7 == 0 { // sometimes a batch of two, to take the batch path
+				k2 := "k" + strconv.Itoa(rng.IntN(6000))
+				if k2 == k {
+					continue
+				}
+				a, b := min(k, k2), max(k, k2)
+				err = s.Apply(ctx, []driver.Write{{Key: a, Entry: entry(v), Delete: del}, {Key: b, Entry: entry(v)}})
+				if del {
+					delete(want, a)
+				} else {
+					want[a] = v
+				}
+				want[b] = v
+			} else {
+				err = s.Apply(ctx, []driver.Write{{Key: k, Entry: entry(v), Delete: del}})
+				if del {
+					delete(want, k)
+				} else {
+					want[k] = v
+				}
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		if round == 11 {
+			for k := range want {
+				s.Apply(ctx, []driver.Write{{Key: k, Delete: true}})
+				delete(want, k)
+			}
+		}
+		check(round)
+	}
+}
+
+// TestReadersNeverSeeHalfABatch: batches write one rising number to keys
+// spread over many shards, while readers read the keys one Get at a time
+// and with GetMany. A Get that follows another Get in the same goroutine
+// may never see an older batch (each batch is one instant), and GetMany sees
+// one batch whole.
+func TestReadersNeverSeeHalfABatch(t *testing.T) {
+	ctx := context.Background()
+	s := memory.New()
+	keys := make([]string, 40)
+	for i := range keys {
+		keys[i] = fmt.Sprintf("key:%02d", i)
+	}
+	batch := func(n int) []driver.Write {
+		ws := make([]driver.Write, len(keys))
+		for i, k := range keys {
+			ws[i] = driver.Write{Key: k, Entry: entry(strconv.Itoa(n))}
+		}
+		return ws
+	}
+	if err := s.Apply(ctx, batch(0)); err != nil {
+		t.Fatal(err)
+	}
+	value := func(e driver.Entry) int {
+		x, _ := e.Value.Decode()
+		n, _ := strconv.Atoi(x.(string))
+		return n
+	}
+	var done atomic.Bool
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for r := 0; r < 3; r++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for !done.Load() {
+				last := 0
+				for _, k := range keys {
+					e, ok, _ := s.Get(ctx, k)
+					if !ok {
+						errs <- fmt.Errorf("Get(%q) found nothing", k)
+						return
+					}
+					if n := value(e); n < last {
+						errs <- fmt.Errorf("Get(%q) = %d after a Get saw batch %d", k, n, last)
+						return
+					} else {
+						last = n
+					}
+				}
+				seen := map[int]int{}
+				s.GetMany(ctx, keys, func(_ string, e driver.Entry) { seen[value(e)]++ })
+				if len(seen) != 1 {
+					errs <- fmt.Errorf("GetMany saw parts of batches %v", seen)
+					return
+				}
+			}
+		}()
+	}
+	for n := 1; n <= 1000; n++ {
+		if err := s.Apply(ctx, batch(n)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	done.Store(true)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+}
