@@ -132,18 +132,19 @@ func (s *store) fail(op, key string, code int, err error) error {
 	return wrapErr(op, key, code, err)
 }
 
-func nowMs() int64 { return time.Now().UnixMilli() }
+func nowMs() int64 { return wallNanos() / int64(time.Millisecond) }
 
 // deadline turns a TTL into an absolute deadline in Unix milliseconds,
-// rounding up so a key lives at least ttl; under 1ms counts as 1ms.
-func deadline(now time.Time, ttl time.Duration) int64 {
+// rounding up so a key lives at least ttl; under 1ms counts as 1ms. now is
+// the wall clock in Unix nanoseconds.
+func deadline(now int64, ttl time.Duration) int64 {
 	if ttl <= 0 {
 		return 0
 	}
 	const maxTTL = time.Duration(1<<62 - 1)
 	ttl = min(max(ttl, time.Millisecond), maxTTL)
-	ms := now.UnixMilli()
-	sub := now.UnixNano() - ms*int64(time.Millisecond)
+	ms := now / int64(time.Millisecond)
+	sub := now - ms*int64(time.Millisecond)
 	return ms + (int64(ttl)+sub+int64(time.Millisecond)-1)/int64(time.Millisecond)
 }
 
@@ -248,7 +249,7 @@ func (s *store) Set(ctx context.Context, key string, value interface{}, ttl time
 	}
 	var exp int64
 	if ttl > 0 {
-		exp = deadline(time.Now(), ttl)
+		exp = deadline(wallNanos(), ttl)
 	}
 	return s.applyOne(ctx, b, op, key, driver.Write{Key: s.stored(key), Entry: driver.Entry{Value: v, Expires: exp}})
 }
@@ -589,7 +590,7 @@ func (s *store) Expire(ctx context.Context, key string, ttl time.Duration) error
 			btx.Rollback()
 			return notFound(op, key)
 		}
-		e.Expires = deadline(now, ttl)
+		e.Expires = deadline(now.UnixNano(), ttl)
 		ws := []driver.Write{{Key: sk, Entry: e}}
 		if rc := s.c.cache.Load(); rc != nil {
 			defer rc.invalidate(ws)

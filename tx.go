@@ -76,7 +76,7 @@ func (t *txn) Get(key string) (interface{}, error) {
 	if err != nil {
 		return nil, t.s.fail(op, key, CodeReadFailed, err)
 	}
-	if !ok || !e.Live(time.Now().UnixMilli()) {
+	if !ok || !e.Live(nowMs()) {
 		return nil, notFound(op, key)
 	}
 	return decode(op, key, e)

@@ -30,10 +30,12 @@
 // walk the index a slice at a time from a cursor, so neither holds a lock for
 // more than a slice's worth of work.
 //
-// Transactions are optimistic: each item carries a version, a transaction
-// remembers the version of every key it read, and its commit locks the
-// shards of its read and write sets, checks the versions and applies the
-// writes, or fails with ErrStorageConflict.
+// Transactions are optimistic. Since every write stores a new item, the item
+// itself is the key's version: a transaction remembers the item it read under
+// each key (nil for none), and its commit locks the shards of its read and
+// write sets, checks that each key still holds the same item and applies the
+// writes, or fails with ErrStorageConflict. (An item a transaction holds
+// cannot be freed, so it cannot come back as another write's item.)
 //
 // Load fills an empty store in bulk from entries sorted by key, as the file
 // backend does when it opens a snapshot: much faster than Apply, because it
@@ -107,8 +109,7 @@ type shard struct {
 	mu  sync.Mutex            // held by writers
 	seq atomic.Uint64         // odd while a writer changes the shard
 	tab atomic.Pointer[table] // replaced whole when it grows or shrinks
-	ver uint64                // last version handed out; guarded by mu
-	_   [32]byte              // keep shards on separate cache lines
+	_   [40]byte              // keep shards on separate cache lines
 }
 
 var errClosed = &driver.Error{Code: driver.CodeClosed}
@@ -345,33 +346,36 @@ func (s *Store) unlock(idx []int) {
 // write applies w to t, sh's table. The caller holds sh.mu, has made sh.seq
 // odd and has reserved room for w in t.
 func (s *Store) write(sh *shard, t *table, w hashedWrite) {
-	old := t.set(w.h, w.Key, func(old *item) *item {
-		if w.Delete {
-			return nil
-		}
-		sh.ver++
-		key := w.Key
-		if old != nil {
-			key = old.key // keep one copy of the key
-		}
-		return &item{key: key, e: w.Entry, ver: sh.ver}
-	})
+	i, old, free := t.lookup(w.h, w.Key)
+	var ttls int64 // the change in entries with a deadline
 	if old != nil && old.e.Expires != 0 {
-		s.withTTL.Add(-1)
+		ttls--
 	}
 	if !w.Delete && w.Entry.Expires != 0 {
-		s.withTTL.Add(1)
+		ttls++
 	}
-	switch {
-	case w.Delete && old != nil:
-		s.idxMu.Lock()
-		s.idx.Delete(w.Key)
-		s.idxMu.Unlock()
-	case !w.Delete && old == nil:
-		s.idxMu.Lock()
-		s.idx.ReplaceOrInsert(w.Key)
-		s.idxMu.Unlock()
+	if ttls != 0 {
+		s.withTTL.Add(ttls)
 	}
+	if w.Delete {
+		if old != nil {
+			t.remove(i)
+			s.idxMu.Lock()
+			s.idx.Delete(w.Key)
+			s.idxMu.Unlock()
+		}
+		return
+	}
+	if old != nil {
+		// A new item, since readers may be copying the old one; the old
+		// key string serves on.
+		t.slots[i].p.Store(&item{key: old.key, e: w.Entry})
+		return
+	}
+	t.add(i, free, w.h, &item{key: w.Key, e: w.Entry})
+	s.idxMu.Lock()
+	s.idx.ReplaceOrInsert(w.Key)
+	s.idxMu.Unlock()
 }
 
 // loadBatch is how many keys Load hands to the goroutine building the index
@@ -478,7 +482,7 @@ func (s *Store) Load(n int, entries iter.Seq2[string, driver.Entry]) error {
 		go func() {
 			defer wg.Done()
 			for i := int(next.Add(1)) - 1; i < nShards; i = int(next.Add(1)) - 1 {
-				tabs[i] = s.shards[i].fill(byShard[i])
+				tabs[i] = fill(byShard[i])
 				byShard[i] = nil
 			}
 		}()
@@ -500,16 +504,15 @@ type loaded struct {
 	e   driver.Entry
 }
 
-// fill returns a new table for the shard that holds the entries ls, whose
-// keys are distinct. The caller holds sh.mu.
-func (sh *shard) fill(ls []loaded) *table {
+// fill returns a new table that holds the entries ls, whose keys are
+// distinct.
+func fill(ls []loaded) *table {
 	t := newTable(len(ls))
 	// One array holds the shard's items: one allocation instead of one per
 	// entry. (The array lives until its last item is replaced or removed.)
 	items := make([]item, len(ls))
 	for j, l := range ls {
-		sh.ver++
-		items[j] = item{key: l.key, e: l.e, ver: sh.ver}
+		items[j] = item{key: l.key, e: l.e}
 		t.insert(l.h, &items[j])
 	}
 	return t
@@ -558,7 +561,7 @@ func (s *Store) Begin(context.Context) (driver.Tx, error) {
 	if s.closed.Load() {
 		return nil, errClosed
 	}
-	return &tx{s: s, reads: map[string]uint64{}}, nil
+	return &tx{s: s, reads: map[string]*item{}}, nil
 }
 
 // Close implements driver.Backend. The data is dropped with the Store.
@@ -567,26 +570,22 @@ func (s *Store) Close(context.Context) error {
 	return nil
 }
 
-// tx is an optimistic transaction: it records the version of every key it
-// reads (0 for a missing key) and commits only if none has changed.
+// tx is an optimistic transaction: it records the item it read under every
+// key (nil for a missing key) and commits only if none has changed.
 type tx struct {
 	s     *Store
-	reads map[string]uint64
+	reads map[string]*item
 }
 
 func (t *tx) Get(_ context.Context, key string) (driver.Entry, bool, error) {
 	it := t.s.find(t.s.hash(key), key)
-	var (
-		e   driver.Entry
-		ver uint64
-	)
-	if it != nil {
-		e, ver = it.e, it.ver
-	}
 	if _, seen := t.reads[key]; !seen {
-		t.reads[key] = ver
+		t.reads[key] = it
 	}
-	return e, it != nil, nil
+	if it == nil {
+		return driver.Entry{}, false, nil
+	}
+	return it.e, true, nil
 }
 
 var errConflict = &driver.Error{Code: driver.CodeConflict, Err: errors.New("a key read by the transaction changed before commit")}
@@ -607,13 +606,9 @@ func (t *tx) Commit(_ context.Context, ws []driver.Write) error {
 	idx := shardSet(reads, hws)
 	s.lock(idx)
 	defer s.unlock(idx)
-	for k, ver := range t.reads {
+	for k, read := range t.reads {
 		h := s.hash(k)
-		var cur uint64
-		if it := s.shards[shardOf(h)].tab.Load().find(h, k); it != nil {
-			cur = it.ver
-		}
-		if cur != ver {
+		if s.shards[shardOf(h)].tab.Load().find(h, k) != read {
 			return errConflict
 		}
 	}

@@ -12,7 +12,6 @@ import (
 type item struct {
 	key string
 	e   driver.Entry
-	ver uint64
 }
 
 // tomb marks a slot whose item was removed, so that a search goes on past it.
@@ -65,17 +64,17 @@ func (t *table) find(h uint64, key string) *item {
 	}
 }
 
-// set replaces the item under key (hash h) with next(old), where old is the
-// item there or nil; next returning nil removes the key. It returns old. The
-// caller is the writer and has reserved a slot, in case key is new.
-func (t *table) set(h uint64, key string, next func(old *item) *item) *item {
-	free := -1
-	i := h & t.mask
-	for ; ; i = (i + 1) & t.mask {
+// lookup finds key (hash h) for the writer: at slot i with its item old, or,
+// when old is nil, not there; then i is the empty slot the search ended at
+// and free the first tombstone passed on the way (-1 if none), where the
+// key may go.
+func (t *table) lookup(h uint64, key string) (i uint64, old *item, free int) {
+	free = -1
+	for i = h & t.mask; ; i = (i + 1) & t.mask {
 		sl := &t.slots[i]
 		p := sl.p.Load()
 		if p == nil {
-			break
+			return i, nil, free
 		}
 		if p == tomb {
 			if free < 0 {
@@ -84,28 +83,30 @@ func (t *table) set(h uint64, key string, next func(old *item) *item) *item {
 			continue
 		}
 		if sl.h.Load() == h && p.key == key {
-			if n := next(p); n != nil {
-				sl.p.Store(n)
-			} else {
-				sl.p.Store(tomb)
-				t.live--
-			}
-			return p
+			return i, p, free
 		}
 	}
-	n := next(nil)
-	if n == nil {
-		return nil
-	}
-	if free < 0 {
-		free = int(i)
+}
+
+// add stores it, whose key (hash h) lookup did not find, in the tombstone
+// free if there was one, else in the empty slot i. The caller is the writer
+// and has reserved a slot.
+func (t *table) add(i uint64, free int, h uint64, it *item) {
+	if free >= 0 {
+		i = uint64(free)
+	} else {
 		t.used++
 	}
-	sl := &t.slots[free]
+	sl := &t.slots[i]
 	sl.h.Store(h)
-	sl.p.Store(n)
+	sl.p.Store(it)
 	t.live++
-	return nil
+}
+
+// remove leaves a tombstone in slot i, where lookup found an item.
+func (t *table) remove(i uint64) {
+	t.slots[i].p.Store(tomb)
+	t.live--
 }
 
 // insert stores it, whose key (hash h) t does not hold, in a table that no
