@@ -19,6 +19,28 @@ func init() {
 	})
 }
 
+// constBackend answers every Get with one entry: a Get on it costs the
+// front's work alone (key check, closed and context checks, the call into
+// the backend, the deadline check, the hit counter).
+type constBackend struct {
+	*memory.Store
+	e driver.Entry
+}
+
+func (c *constBackend) Get(context.Context, string) (driver.Entry, bool, error) {
+	return c.e, true, nil
+}
+
+func init() {
+	driver.Register("const-memory", driver.Driver{
+		Open: func(context.Context, driver.Config) (driver.Backend, error) {
+			v, err := driver.EncodeValue("value")
+			return &constBackend{memory.New(), driver.Entry{Value: v}}, err
+		},
+		Resident: true,
+	})
+}
+
 func benchGet(b *testing.B, cfg foxstore.Config) {
 	ctx := context.Background()
 	s := open(b, cfg)
@@ -43,9 +65,11 @@ func benchGet(b *testing.B, cfg foxstore.Config) {
 }
 
 // BenchmarkGet compares a Get on the memory backend with a cached Get
-// (a read-cache hit) in one run.
+// (a read-cache hit), and with the front alone (a backend that does
+// nothing), in one run.
 func BenchmarkGet(b *testing.B) {
 	b.Run("memory", func(b *testing.B) { benchGet(b, foxstore.Config{Backend: "memory"}) })
+	b.Run("front-only", func(b *testing.B) { benchGet(b, foxstore.Config{Backend: "const-memory"}) })
 	b.Run("cached", func(b *testing.B) {
 		benchGet(b, foxstore.Config{Backend: "cached-memory", CacheSize: 10000})
 	})
