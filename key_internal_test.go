@@ -3,7 +3,6 @@ package foxstore
 import (
 	"strings"
 	"testing"
-	"time"
 	"unicode/utf8"
 )
 
@@ -52,17 +51,4 @@ func FuzzPlainASCII(f *testing.F) {
 			t.Fatalf("plainASCII(%q) = %v, want %v", k, got, want)
 		}
 	})
-}
-
-// wallNanos is the clock of every deadline; it must tell the time.Now time.
-func TestWallNanos(t *testing.T) {
-	for i := 0; i < 100; i++ {
-		before := time.Now().UnixNano()
-		got := wallNanos()
-		after := time.Now().UnixNano()
-		// gettimeofday has microseconds: allow one below before.
-		if got < before-int64(time.Microsecond) || got > after {
-			t.Fatalf("wallNanos() = %d, not within [%d, %d]", got, before, after)
-		}
-	}
 }

@@ -110,7 +110,9 @@ type Tx interface {
 // OneWriter takes a single write (Set, Delete) by value. The front calls
 // ApplyOne instead of Apply with a one-element slice, which would cost an
 // allocation per write: worth having for a backend whose writes take well
-// under a microsecond (memory), not for one that talks to a server.
+// under a microsecond (memory), not for one that talks to a server. A type
+// that wraps a backend by embedding it and changes Apply must change
+// ApplyOne too, or hide it, since the front prefers ApplyOne.
 type OneWriter interface {
 	// ApplyOne is Apply(ctx, []Write{w}).
 	ApplyOne(ctx context.Context, w Write) error

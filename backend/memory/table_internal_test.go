@@ -1,0 +1,138 @@
+package memory
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/foxstore/foxstore/driver"
+)
+
+func stringEntry(tb testing.TB, s string) driver.Entry {
+	v, err := driver.EncodeValue(s)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return driver.Entry{Value: v}
+}
+
+// keysInShard returns n keys that all land in one shard of s.
+func keysInShard(s *Store, shard, n int) []string {
+	var out []string
+	for i := 0; len(out) < n; i++ {
+		if k := fmt.Sprintf("k%d", i); shardOf(s.hash(k)) == shard {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+// TestChurnRebuildsRarely: with a steady number of keys, removing one and
+// adding another must not copy the table each time. (A table rebuilt with no
+// room to spare was copied on every such pair once its tombstones reached
+// the limit.)
+func TestChurnRebuildsRarely(t *testing.T) {
+	ctx := context.Background()
+	s := New()
+	const live, pairs = 1024, 20_000
+	keys := keysInShard(s, 3, live+pairs)
+	for _, k := range keys[:live] {
+		s.ApplyOne(ctx, driver.Write{Key: k, Entry: stringEntry(t, "v")})
+	}
+	sh := &s.shards[3]
+	rebuilds := 0
+	tab := sh.tab.Load()
+	for i := 0; i < pairs; i++ {
+		s.ApplyOne(ctx, driver.Write{Key: keys[i], Delete: true})
+		s.ApplyOne(ctx, driver.Write{Key: keys[live+i], Entry: stringEntry(t, "v")})
+		if t2 := sh.tab.Load(); t2 != tab {
+			rebuilds, tab = rebuilds+1, t2
+		}
+	}
+	// A rebuilt table has an eighth of its slots (at least 2.67x live/8
+	// here) free before the next rebuild.
+	if max := pairs / (live / 4); rebuilds > max {
+		t.Fatalf("%d table rebuilds in %d remove-and-add pairs, want at most %d", rebuilds, pairs, max)
+	}
+	if got := tab.live; got != live {
+		t.Fatalf("table holds %d items, want %d", got, live)
+	}
+}
+
+// TestLoadedValuesAreFreed: values that a Load brought in and that were then
+// replaced must become garbage. (Items carved out of one array per shard
+// kept every loaded value alive while any item of the array was.)
+func TestLoadedValuesAreFreed(t *testing.T) {
+	ctx := context.Background()
+	s := New()
+	const n, size = 4096, 4096 // 16 MiB of values
+	big := strings.Repeat("x", size)
+	keys := make([]string, n)
+	for i := range keys {
+		keys[i] = fmt.Sprintf("key:%05d", i)
+	}
+	err := s.Load(n, func(yield func(string, driver.Entry) bool) {
+		for i, k := range keys {
+			// A copy per key, so each value is its own allocation.
+			if !yield(k, stringEntry(t, big[:size-1]+string(rune('a'+i%26)))) {
+				return
+			}
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	heap := func() uint64 {
+		runtime.GC()
+		var m runtime.MemStats
+		runtime.ReadMemStats(&m)
+		return m.HeapAlloc
+	}
+	before := heap()
+	// Replace every value but one per shard with a small one.
+	kept := map[int]bool{}
+	for _, k := range keys {
+		if sh := shardOf(s.hash(k)); !kept[sh] {
+			kept[sh] = true
+			continue
+		}
+		s.ApplyOne(ctx, driver.Write{Key: k, Entry: stringEntry(t, "small")})
+	}
+	after := heap()
+	freed := int64(before) - int64(after)
+	if want := int64(n-len(kept)) * size / 2; freed < want {
+		t.Fatalf("replacing %d values of %d bytes freed %d bytes, want at least %d", n-len(kept), size, freed, want)
+	}
+	runtime.KeepAlive(s)
+}
+
+// TestLoadPanicLeavesNoGoroutine: an entries iterator that panics must not
+// leave Load's index builder waiting forever, nor the store locked.
+func TestLoadPanicLeavesNoGoroutine(t *testing.T) {
+	s := New()
+	before := runtime.NumGoroutine()
+	func() {
+		defer func() { recover() }()
+		s.Load(10, func(yield func(string, driver.Entry) bool) {
+			yield("a", stringEntry(t, "v"))
+			panic("broken iterator")
+		})
+	}()
+	for i := 0; i < 100 && runtime.NumGoroutine() > before; i++ {
+		runtime.Gosched()
+		time.Sleep(time.Millisecond)
+	}
+	if n := runtime.NumGoroutine(); n > before {
+		t.Fatalf("%d goroutines after a panicking Load, %d before", n, before)
+	}
+	// The store is usable, and empty.
+	if _, ok, _ := s.Get(context.Background(), "a"); ok {
+		t.Fatal("a panicking Load left an entry")
+	}
+	if err := s.ApplyOne(context.Background(), driver.Write{Key: "b", Entry: stringEntry(t, "v")}); err != nil {
+		t.Fatal(err)
+	}
+}
