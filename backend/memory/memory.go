@@ -14,11 +14,14 @@
 // its low bits the slot, and it is stored in the slot to skip the keys that
 // do not match. Items are never changed once a table holds them: a write
 // stores a new item in the slot (or a tombstone for a removal), so a reader
-// copies an item without a lock. Each shard has a writer mutex and a
-// sequence number that is odd while a writer changes the shard; a reader
-// checks it before and after its search and, if a writer got in the way,
-// reads again under the mutex. A batch makes all its shards odd before its
-// first write and even after its last, so a reader never sees half a batch.
+// copies an item without a lock, and a single write is one atomic store that
+// a reader sees whole or not at all. Each shard has a writer mutex and a
+// sequence number that is odd while a batch (or a Load) changes the shard; a
+// reader checks it before and after its search and, if a batch got in the
+// way, reads again under the mutex. A batch makes all its shards odd before
+// its first write and even after its last, so a reader never sees half a
+// batch. GetMany, which reads several keys at one instant, reads under the
+// shards' mutexes.
 // (Go's built-in map cannot be read while it is written, which is why the
 // shards do not use one: with a map, every read takes a lock, and the lock's
 // reader count is a cache line that all cores write.)
@@ -108,7 +111,7 @@ type Store struct {
 
 type shard struct {
 	mu  sync.Mutex            // held by writers
-	seq atomic.Uint64         // odd while a writer changes the shard
+	seq atomic.Uint64         // odd while a batch changes the shard
 	tab atomic.Pointer[table] // replaced whole when it grows or shrinks
 	_   [40]byte              // keep shards on separate cache lines
 }
@@ -132,7 +135,7 @@ func shardOf(h uint64) int { return int(h >> shardShift) }
 // when no writer gets in the way, else under the shard's mutex.
 func (s *Store) find(h uint64, key string) *item {
 	sh := &s.shards[shardOf(h)]
-	// A writer keeps seq odd for well under a microsecond: a few tries
+	// A batch keeps seq odd for microseconds at most: a few tries
 	// spare the readers of a busy shard from queueing on its mutex.
 	for range optimisticTries {
 		if q := sh.seq.Load(); q&1 == 0 {
@@ -166,48 +169,22 @@ func (s *Store) GetMany(_ context.Context, keys []string, fn func(string, driver
 	for j, k := range keys {
 		hs[j] = s.hash(k)
 	}
+	// Under the shards' mutexes: a single write changes a table without
+	// touching the sequence number (see ApplyOne), so only the mutexes
+	// keep two keys from being read at two different instants.
 	idx := shardSet(hs, nil)
 	found := make([]*item, len(keys))
-	s.readAtOnce(idx, func() {
-		for j, k := range keys {
-			found[j] = s.shards[shardOf(hs[j])].tab.Load().find(hs[j], k)
-		}
-	})
+	s.lock(idx)
+	for j, k := range keys {
+		found[j] = s.shards[shardOf(hs[j])].tab.Load().find(hs[j], k)
+	}
+	s.unlock(idx)
 	for j, k := range keys {
 		if found[j] != nil {
 			fn(k, found[j].e)
 		}
 	}
 	return nil
-}
-
-// readAtOnce runs read, which reads only the shards idx, so that what it
-// reads is what the shards held at one instant: first without locks, and
-// again under the shards' mutexes if a writer changed one meanwhile.
-func (s *Store) readAtOnce(idx []int, read func()) {
-	seqs := make([]uint64, len(idx))
-	clean := true
-	for j, i := range idx {
-		if seqs[j] = s.shards[i].seq.Load(); seqs[j]&1 != 0 {
-			clean = false
-			break
-		}
-	}
-	if clean {
-		read()
-		for j, i := range idx {
-			if s.shards[i].seq.Load() != seqs[j] {
-				clean = false
-				break
-			}
-		}
-		if clean {
-			return
-		}
-	}
-	s.lock(idx)
-	read()
-	s.unlock(idx)
 }
 
 // shardSet returns the sorted, distinct shard numbers of the hashes hs and of
@@ -302,9 +279,11 @@ func (s *Store) ApplyOne(_ context.Context, w driver.Write) error {
 	if !w.Delete {
 		t = sh.reserve(t, 1)
 	}
-	sh.seq.Add(1)
+	// One write is one atomic store of a slot, which a reader sees whole
+	// or not at all: no need to make seq odd (and send readers that look
+	// meanwhile to the mutex) for it. GetMany, which reads several keys at
+	// one instant, takes the mutexes instead.
 	s.write(sh, t, hashedWrite{w, h})
-	sh.seq.Add(1)
 	sh.shrink(t)
 	sh.mu.Unlock()
 	return nil
@@ -358,7 +337,7 @@ func (s *Store) unlock(idx []int) {
 }
 
 // write applies w to t, sh's table. The caller holds sh.mu, has made sh.seq
-// odd and has reserved room for w in t.
+// odd if w is part of a batch, and has reserved room for w in t.
 func (s *Store) write(sh *shard, t *table, w hashedWrite) {
 	i, old, free := t.lookup(w.h, w.Key)
 	var ttls int64 // the change in entries with a deadline
@@ -560,9 +539,7 @@ func (s *Store) Sweep(ctx context.Context, nowMs int64, limit int) (int, bool, e
 		sh.mu.Lock()
 		t := sh.tab.Load()
 		if it := t.find(h, k); it != nil && !it.e.Live(nowMs) {
-			sh.seq.Add(1)
-			s.write(sh, t, hashedWrite{driver.Write{Key: k, Delete: true}, h})
-			sh.seq.Add(1)
+			s.write(sh, t, hashedWrite{driver.Write{Key: k, Delete: true}, h}) // one write: see ApplyOne
 			sh.shrink(t)
 			removed++
 		}

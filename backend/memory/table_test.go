@@ -178,3 +178,42 @@ func TestReadersNeverSeeHalfABatch(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// TestGetManyIsOneInstant: single writes alternate between two keys, A then
+// B, with a rising number, so at every instant A == B or A == B+1. GetMany
+// must see one of those states, never A behind B.
+func TestGetManyIsOneInstant(t *testing.T) {
+	ctx := context.Background()
+	s := memory.New()
+	keys := []string{"a", "b"}
+	for _, k := range keys {
+		s.Apply(ctx, []driver.Write{{Key: k, Entry: entry("0")}})
+	}
+	var done atomic.Bool
+	errs := make(chan error, 1)
+	go func() {
+		defer close(errs)
+		for !done.Load() {
+			got := map[string]int{}
+			s.GetMany(ctx, keys, func(k string, e driver.Entry) {
+				x, _ := e.Value.Decode()
+				got[k], _ = strconv.Atoi(x.(string))
+			})
+			if a, b := got["a"], got["b"]; a != b && a != b+1 {
+				errs <- fmt.Errorf("GetMany saw a=%d b=%d", a, b)
+				return
+			}
+		}
+	}()
+	for i := 1; i <= 20000; i++ {
+		for _, k := range keys {
+			if err := s.Apply(ctx, []driver.Write{{Key: k, Entry: entry(strconv.Itoa(i))}}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	done.Store(true)
+	if err := <-errs; err != nil {
+		t.Fatal(err)
+	}
+}
