@@ -217,3 +217,67 @@ func TestGetManyIsOneInstant(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestReadersDuringRebuilds: while one goroutine adds and removes thousands
+// of keys (so tables grow, fill with tombstones, are rebuilt and shrink) and
+// another overwrites a few stable keys with rising numbers, readers must
+// always find the stable keys, and never see one go back to an older number.
+func TestReadersDuringRebuilds(t *testing.T) {
+	ctx := context.Background()
+	s := memory.New()
+	stable := make([]string, 64)
+	for i := range stable {
+		stable[i] = fmt.Sprintf("stable:%02d", i)
+		s.Apply(ctx, []driver.Write{{Key: stable[i], Entry: entry("0")}})
+	}
+	var done atomic.Bool
+	var rounds atomic.Int32
+	var wg sync.WaitGroup
+	errs := make(chan error, 4)
+	wg.Add(1)
+	go func() { // churn
+		defer wg.Done()
+		for ; !done.Load(); rounds.Add(1) {
+			for i := 0; i < 5000; i++ {
+				s.Apply(ctx, []driver.Write{{Key: fmt.Sprintf("churn:%d", i), Entry: entry("x")}})
+			}
+			for i := 0; i < 5000; i++ {
+				s.Apply(ctx, []driver.Write{{Key: fmt.Sprintf("churn:%d", i), Delete: true}})
+			}
+		}
+	}()
+	for r := 0; r < 2; r++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			last := make([]int, len(stable))
+			for !done.Load() {
+				for i, k := range stable {
+					e, ok, _ := s.Get(ctx, k)
+					if !ok {
+						errs <- fmt.Errorf("Get(%q) found nothing", k)
+						return
+					}
+					x, _ := e.Value.Decode()
+					n, _ := strconv.Atoi(x.(string))
+					if n < last[i] {
+						errs <- fmt.Errorf("Get(%q) = %d after %d", k, n, last[i])
+						return
+					}
+					last[i] = n
+				}
+			}
+		}()
+	}
+	for n := 1; n <= 300 || rounds.Load() < 3; n++ {
+		for _, k := range stable {
+			s.Apply(ctx, []driver.Write{{Key: k, Entry: entry(strconv.Itoa(n))}})
+		}
+	}
+	done.Store(true)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+}
