@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"reflect"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -61,8 +62,8 @@ func jsonLowerBound(v reflect.Value, budget int64, depth int) int64 {
 		return 0
 	}
 	t := v.Type()
-	if t.Implements(jsonMarshaler) || t.Implements(textMarshaler) ||
-		reflect.PointerTo(t).Implements(jsonMarshaler) || reflect.PointerTo(t).Implements(textMarshaler) {
+	info := jsonInfoOf(t)
+	if info.opaque {
 		return 0
 	}
 	switch v.Kind() {
@@ -99,15 +100,46 @@ func jsonLowerBound(v reflect.Value, budget int64, depth int) int64 {
 		return n
 	case reflect.Struct:
 		n := int64(2)
-		for i := 0; i < t.NumField() && n <= budget; i++ {
-			f := t.Field(i)
-			tag := f.Tag.Get("json")
-			if !f.IsExported() || f.Anonymous || tag == "-" || strings.Contains(tag, "omit") {
-				continue
+		for _, i := range info.fields {
+			if n > budget {
+				break
 			}
 			n += jsonLowerBound(v.Field(i), budget-n, depth+1)
 		}
 		return n
 	}
 	return 1 // numbers
+}
+
+// jsonInfo is what jsonLowerBound needs to know of a type, worked out once
+// per type: asking reflect whether a type implements an interface, and
+// reading a struct's fields and tags, cost more than the rest of the walk (a
+// Set of a small struct spent half its time here).
+type jsonInfo struct {
+	opaque bool  // a json or text marshaler: its output cannot be told
+	fields []int // for a struct, the fields the bound counts
+}
+
+var jsonInfos sync.Map // reflect.Type → *jsonInfo; as many as the program's types
+
+func jsonInfoOf(t reflect.Type) *jsonInfo {
+	if info, ok := jsonInfos.Load(t); ok {
+		return info.(*jsonInfo)
+	}
+	info := &jsonInfo{
+		opaque: t.Implements(jsonMarshaler) || t.Implements(textMarshaler) ||
+			reflect.PointerTo(t).Implements(jsonMarshaler) || reflect.PointerTo(t).Implements(textMarshaler),
+	}
+	if t.Kind() == reflect.Struct && !info.opaque {
+		for i := 0; i < t.NumField(); i++ {
+			f := t.Field(i)
+			tag := f.Tag.Get("json")
+			if !f.IsExported() || f.Anonymous || tag == "-" || strings.Contains(tag, "omit") {
+				continue
+			}
+			info.fields = append(info.fields, i)
+		}
+	}
+	actual, _ := jsonInfos.LoadOrStore(t, info)
+	return actual.(*jsonInfo)
 }

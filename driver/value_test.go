@@ -234,3 +234,69 @@ func TestTimeWithSecondsOffsetKeepsInstant(t *testing.T) {
 		t.Errorf("got %v, want %v", got, lmt)
 	}
 }
+
+type boundInner struct {
+	A string
+	B []int
+	C map[string]float64
+}
+
+type boundOuter struct {
+	Name   string
+	Inner  boundInner
+	Ptr    *boundInner
+	Nil    *boundInner
+	Any    any
+	When   time.Time
+	Raw    json.RawMessage
+	Bytes  []byte
+	Skip   string `json:"-"`
+	Maybe  string `json:",omitempty"`
+	hidden string
+	boundInner
+}
+
+// jsonLowerBound must never exceed what encoding/json writes, whatever the
+// value, and its per-type cache must give the same answer the second time.
+func TestJSONLowerBoundIsABound(t *testing.T) {
+	in := boundInner{A: "a\x00<b>", B: []int{1, 22, 333}, C: map[string]float64{"x": 1.5, "yy": 2}}
+	values := []any{
+		in,
+		&in,
+		boundOuter{Name: "n", Inner: in, Ptr: &in, Any: []any{"s", 1, true, nil}, When: time.Now(),
+			Raw: json.RawMessage(`{"k":[1,2]}`), Bytes: []byte("hello"), Skip: strings.Repeat("s", 100),
+			Maybe: "m", hidden: strings.Repeat("h", 100), boundInner: in},
+		map[string]any{"a": in, "b": []string{"x", "y"}},
+		[]boundOuter{{}, {Name: "z"}},
+		[3]string{"a", "bb", "ccc"},
+	}
+	for i, x := range values {
+		out, err := json.Marshal(x)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for round := 0; round < 2; round++ {
+			if got := jsonLowerBound(reflect.ValueOf(x), 1<<40, 0); got > int64(len(out)) {
+				t.Errorf("value %d (%T), round %d: bound %d > encoded %d bytes: %s", i, x, round, got, len(out), out)
+			}
+		}
+	}
+}
+
+// BenchmarkEncodeValueMaxStruct is the check and encoding of a small struct,
+// as a Set of one does.
+func BenchmarkEncodeValueMaxStruct(b *testing.B) {
+	type track struct {
+		ID     int64    `json:"id"`
+		Title  string   `json:"title"`
+		Artist string   `json:"artist"`
+		Tags   []string `json:"tags"`
+	}
+	x := track{ID: 42, Title: "Yellow Submarine", Artist: "The Beatles", Tags: []string{"pop", "1966"}}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := EncodeValueMax(x, 1<<20); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
