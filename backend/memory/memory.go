@@ -283,7 +283,7 @@ func (s *Store) ApplyOne(_ context.Context, w driver.Write) error {
 	// or not at all: no need to make seq odd (and send readers that look
 	// meanwhile to the mutex) for it. GetMany, which reads several keys at
 	// one instant, takes the mutexes instead.
-	s.write(sh, t, hashedWrite{w, h})
+	s.write(t, hashedWrite{w, h})
 	sh.shrink(t)
 	sh.mu.Unlock()
 	return nil
@@ -313,8 +313,7 @@ func (s *Store) applyLocked(ws []hashedWrite) {
 		s.shards[i].seq.Add(1)
 	}
 	for _, w := range ws {
-		i := shardOf(w.h)
-		s.write(&s.shards[i], tabs[i], w)
+		s.write(tabs[shardOf(w.h)], w)
 	}
 	for _, i := range idx {
 		s.shards[i].seq.Add(1)
@@ -336,9 +335,10 @@ func (s *Store) unlock(idx []int) {
 	}
 }
 
-// write applies w to t, sh's table. The caller holds sh.mu, has made sh.seq
-// odd if w is part of a batch, and has reserved room for w in t.
-func (s *Store) write(sh *shard, t *table, w hashedWrite) {
+// write applies w to t, the table of w's shard. The caller holds the shard's
+// mutex, has made its seq odd if w is part of a batch, and has reserved room
+// for w in t.
+func (s *Store) write(t *table, w hashedWrite) {
 	i, old, free := t.lookup(w.h, w.Key)
 	var ttls int64 // the change in entries with a deadline
 	if old != nil && old.e.Expires != 0 {
@@ -378,7 +378,7 @@ const loadBatch = 4096
 // Load fills an empty store with entries, which must come in strictly
 // ascending key order, as a backend reads them from a sorted file at
 // startup; n is how many to expect (a hint: 0 when unknown). It is much
-// faster than Apply: each shard's table is filled at once, sized exactly,
+// faster than Apply: each shard's table is sized once and filled at once,
 // with nothing looked up before it is stored, on every core; meanwhile
 // another goroutine builds the index from the keys in order, so that every
 // insertion lands at the index's right edge. Readers wait until it returns.
@@ -431,7 +431,7 @@ func (s *Store) Load(n int, entries iter.Seq2[string, driver.Entry]) error {
 	}()
 
 	// Sort the entries by shard first, then fill each shard's table at
-	// once, sized exactly, one shard per core at a time: a table stays in
+	// once, sized once, one shard per core at a time: a table stays in
 	// the processor's cache while it fills, where inserts in key order
 	// would land all over every table and miss the cache almost every
 	// time. A shard gets about n/nShards entries, give or take a few times
@@ -539,7 +539,7 @@ func (s *Store) Sweep(ctx context.Context, nowMs int64, limit int) (int, bool, e
 		sh.mu.Lock()
 		t := sh.tab.Load()
 		if it := t.find(h, k); it != nil && !it.e.Live(nowMs) {
-			s.write(sh, t, hashedWrite{driver.Write{Key: k, Delete: true}, h}) // one write: see ApplyOne
+			s.write(t, hashedWrite{driver.Write{Key: k, Delete: true}, h}) // one write: see ApplyOne
 			sh.shrink(t)
 			removed++
 		}
