@@ -182,18 +182,28 @@ func (s *store) Get(ctx context.Context, key string) (interface{}, error) {
 // getEntry fetches the live entry under key, through the read cache if any,
 // and counts the hit or miss.
 func (s *store) getEntry(ctx context.Context, op, key string) (driver.Entry, error) {
-	if err := checkKey(key); err != nil {
-		return driver.Entry{}, invalid(op, key, err)
-	}
-	b, err := s.begin(ctx, op, key, CodeReadFailed)
-	if err != nil {
-		return driver.Entry{}, err
+	// checkKey and begin in one go, for the common case; they run again,
+	// in their order, to tell what failed.
+	c := s.c
+	var b driver.Backend
+	if ref := c.b.Load(); ref != nil && s.nsErr == nil && c.state.Load() == stateRunning &&
+		len(key) != 0 && len(key) <= MaxKeyLen && plainASCII(key) && ctx.Err() == nil {
+		b = ref.Backend
+	} else {
+		if err := checkKey(key); err != nil {
+			return driver.Entry{}, invalid(op, key, err)
+		}
+		var err error
+		if b, err = s.begin(ctx, op, key, CodeReadFailed); err != nil {
+			return driver.Entry{}, err
+		}
 	}
 	var (
-		e  driver.Entry
-		ok bool
+		e   driver.Entry
+		ok  bool
+		err error
 	)
-	rc := s.c.cache.Load()
+	rc := c.cache.Load()
 	if rc != nil {
 		e, ok, err = rc.get(ctx, b, s.stored(key))
 	} else {
