@@ -29,42 +29,43 @@ type readCache struct {
 	size  int
 	ttl   time.Duration
 	stats *stats
-	lru   *lru.Cache[string, cached]
+	lru   *lru.Cache[string, *cached]
 	group singleflight.Group
 
 	mu    sync.Mutex
 	epoch uint64 // guarded by mu
 }
 
-// cached is a backend answer: an entry, or (ok false) its absence.
+// cached is a backend answer: an entry, or (ok false) its absence. The LRU
+// holds pointers, so that a hit copies a word, not the whole answer.
 type cached struct {
 	e       driver.Entry
 	ok      bool
-	fetched time.Time
+	fetched time.Time // with its monotonic reading, so cache_ttl ignores clock steps
 }
 
 func newReadCache(size int, ttl time.Duration, st *stats) *readCache {
-	c, err := lru.New[string, cached](size)
+	c, err := lru.New[string, *cached](size)
 	if err != nil {
 		panic(err) // size > 0 is checked by the caller
 	}
 	return &readCache{size: size, ttl: ttl, stats: st, lru: c}
 }
 
-func (rc *readCache) lookup(key string) (cached, bool) {
+func (rc *readCache) lookup(key string) (*cached, bool) {
 	c, ok := rc.lru.Get(key)
 	if !ok {
-		return cached{}, false
+		return nil, false
 	}
 	if time.Since(c.fetched) >= rc.ttl {
 		rc.lru.Remove(key)
 		rc.stats.expirations.Add(1)
-		return cached{}, false
+		return nil, false
 	}
 	return c, true
 }
 
-func (rc *readCache) fill(key string, c cached, epoch uint64) {
+func (rc *readCache) fill(key string, c *cached, epoch uint64) {
 	rc.mu.Lock()
 	defer rc.mu.Unlock()
 	if rc.epoch == epoch {
@@ -95,14 +96,14 @@ func (rc *readCache) get(ctx context.Context, b driver.Backend, key string) (dri
 		if err != nil {
 			return nil, err
 		}
-		c := cached{e: e, ok: ok, fetched: time.Now()}
+		c := &cached{e: e, ok: ok, fetched: time.Now()}
 		rc.fill(key, c, epoch)
 		return c, nil
 	})
 	if err != nil {
 		return driver.Entry{}, false, err
 	}
-	c := v.(cached)
+	c := v.(*cached)
 	return c.e, c.ok, nil
 }
 
@@ -131,7 +132,7 @@ func (rc *readCache) getMany(ctx context.Context, b driver.Backend, keys []strin
 	}
 	for _, k := range missing {
 		e, ok := got[k]
-		rc.fill(k, cached{e: e, ok: ok, fetched: now}, epoch)
+		rc.fill(k, &cached{e: e, ok: ok, fetched: now}, epoch)
 		if ok {
 			fn(k, e)
 		}
