@@ -99,8 +99,11 @@ func (m backendOnly) get(k string) (any, bool) {
 	if !ok {
 		return nil, false
 	}
-	x, _ := e.Value.Plain()
-	return x, true
+	if x, ok := e.Value.Plain(); ok {
+		return x, true
+	}
+	x, err := e.Value.Decode()
+	return x, err == nil
 }
 
 func (m backendOnly) set(k string, v any, ttl time.Duration) {
