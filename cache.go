@@ -151,14 +151,6 @@ func (rc *readCache) invalidate(ws []driver.Write) {
 	}
 }
 
-// invalidateKey is invalidate of one write to key.
-func (rc *readCache) invalidateKey(key string) {
-	rc.mu.Lock()
-	defer rc.mu.Unlock()
-	rc.epoch++
-	rc.lru.Remove(key)
-}
-
 // forget drops the cached copies of keys that another process changed, or
 // every cached entry when keys is nil (driver.Watcher). Like invalidate, it
 // moves the epoch, so a read that began before the change cannot fill the

@@ -300,3 +300,30 @@ func BenchmarkEncodeValueMaxStruct(b *testing.B) {
 		}
 	}
 }
+
+// Plain is Decode's answer, without its cost, wherever it answers at all:
+// on every value of the round-trip table and on the zero Value.
+func TestPlainAgreesWithDecode(t *testing.T) {
+	for _, x := range append(roundTripValues(), struct{ A int }{1}, json.RawMessage(`[1]`)) {
+		v, err := EncodeValue(x)
+		if err != nil {
+			t.Fatalf("EncodeValue(%#v): %v", x, err)
+		}
+		got, ok := v.Plain()
+		if !ok {
+			continue
+		}
+		want, err := v.Decode()
+		if err != nil || !reflect.DeepEqual(got, want) {
+			t.Errorf("%#v: Plain = %#v, Decode = %#v, %v", x, got, want, err)
+		}
+	}
+	if x, ok := (Value{}).Plain(); ok || x != nil {
+		t.Errorf("zero Value: Plain = %#v, %v; want nil, false", x, ok)
+	}
+	for _, x := range []any{"s", true, int64(1), 1.5, time.Unix(1, 0)} {
+		if v, _ := EncodeValue(x); func() bool { _, ok := v.Plain(); return !ok }() {
+			t.Errorf("Plain refuses %T, which a Value holds as it is", x)
+		}
+	}
+}

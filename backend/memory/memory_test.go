@@ -101,6 +101,15 @@ func TestClosedBackendFailsWrites(t *testing.T) {
 	if err := s.Apply(ctx, []driver.Write{{Key: "k", Entry: entry("v")}}); err == nil {
 		t.Error("Apply after Close succeeded")
 	}
+	if err := s.Apply(ctx, []driver.Write{{Key: "k", Entry: entry("v")}, {Key: "l", Entry: entry("v")}}); err == nil {
+		t.Error("Apply of a batch after Close succeeded")
+	}
+	if err := s.ApplyOne(ctx, driver.Write{Key: "k", Delete: true}); err == nil {
+		t.Error("ApplyOne after Close succeeded")
+	}
+	if _, ok, _ := s.Get(ctx, "k"); ok {
+		t.Error("a write after Close was stored")
+	}
 	if _, err := s.Begin(ctx); err == nil {
 		t.Error("Begin after Close succeeded")
 	}
