@@ -330,6 +330,15 @@ func (s *Store) GetMany(ctx context.Context, keys []string, fn func(string, driv
 	if len(keys) == 0 {
 		return nil
 	}
+	return s.classify(ctx, s.readAgain(ctx, func(delivered *bool) error {
+		return s.getManyOnce(ctx, keys, func(k string, e driver.Entry) {
+			*delivered = true
+			fn(k, e)
+		})
+	}))
+}
+
+func (s *Store) getManyOnce(ctx context.Context, keys []string, fn func(string, driver.Entry)) error {
 	if s.d.name == "postgres" {
 		ks := make([][]byte, len(keys))
 		for i, k := range keys {
@@ -337,22 +346,22 @@ func (s *Store) GetMany(ctx context.Context, keys []string, fn func(string, driv
 		}
 		st, err := s.stmt(ctx, s.d.pgGetMany())
 		if err != nil {
-			return s.classify(ctx, err)
+			return err
 		}
-		return s.classify(ctx, queryRows(ctx, st, fn, ks))
+		return queryRows(ctx, st, fn, ks)
 	}
 	if len(keys) == 1 || (s.d.name == "mysql" && len(keys) <= maxRows) {
-		return s.classify(ctx, s.getMany(ctx, nil, keys, fn))
+		return s.getMany(ctx, nil, keys, fn)
 	}
 	tx, err := s.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
-		return s.classify(ctx, err)
+		return err
 	}
 	defer tx.Rollback()
 	if err := s.getMany(ctx, tx, keys, fn); err != nil {
-		return s.classify(ctx, err)
+		return err
 	}
-	return s.classify(ctx, tx.Commit())
+	return tx.Commit()
 }
 
 func (s *Store) getMany(ctx context.Context, tx *sql.Tx, keys []string, fn func(string, driver.Entry)) error {

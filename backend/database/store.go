@@ -321,11 +321,18 @@ func (s *Store) Get(ctx context.Context, key string) (driver.Entry, bool, error)
 	if s.closed.Load() {
 		return driver.Entry{}, false, errClosed
 	}
-	st, err := s.stmt(ctx, s.d.get)
-	if err != nil {
-		return driver.Entry{}, false, s.classify(ctx, err)
-	}
-	e, ok, err := getOne(ctx, st, key)
+	var (
+		e  driver.Entry
+		ok bool
+	)
+	err := s.readAgain(ctx, func(*bool) error {
+		st, err := s.stmt(ctx, s.d.get)
+		if err != nil {
+			return err
+		}
+		e, ok, err = getOne(ctx, st, key)
+		return err
+	})
 	return e, ok, s.classify(ctx, err)
 }
 
@@ -362,16 +369,21 @@ func (s *Store) Scan(ctx context.Context, start, end string, fn func(string, dri
 	if end == "" {
 		query, args = s.d.scanFrom, args[:1]
 	}
-	st, err := s.stmt(ctx, query)
-	if err != nil {
-		return s.classify(ctx, err)
-	}
-	rows, err := st.QueryContext(ctx, args...)
-	if err != nil {
-		return s.classify(ctx, err)
-	}
-	defer rows.Close()
-	err = eachRow(rows, func(k string, e driver.Entry) bool { return fn(k, e) })
+	err := s.readAgain(ctx, func(delivered *bool) error {
+		st, err := s.stmt(ctx, query)
+		if err != nil {
+			return err
+		}
+		rows, err := st.QueryContext(ctx, args...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		return eachRow(rows, func(k string, e driver.Entry) bool {
+			*delivered = true
+			return fn(k, e)
+		})
+	})
 	return s.classify(ctx, err)
 }
 
