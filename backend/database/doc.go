@@ -156,6 +156,12 @@
 // and Sweep only write, so they retry such conflicts themselves (for up to
 // 30 s, bounded by ctx) instead of returning them.
 //
+// A network cut kills every idle connection in the pool at once. A read (Get,
+// GetMany, Scan) that gets one of them runs again on another, at most once
+// per idle connection plus one, as long as it has handed no row to its
+// caller; a write is not run again, since whether it reached the server is
+// not known, and fails with ErrStorageWriteFailed.
+//
 // # Other processes' writes
 //
 // The front keeps a read cache (cache_size, cache_ttl). On PostgreSQL the
