@@ -207,6 +207,17 @@ func (v Value) Plain() (any, bool) {
 	return v.x, true
 }
 
+// Parts returns the two halves of v: its kind and the Go value (or, for
+// the bytes, rawjson and json kinds, the payload string) that holds it.
+// With JoinValue they let a backend keep values in a form of its own: the
+// memory backend keeps the halves in words it updates in place with atomic
+// stores. The Go value is shared with v and must not be changed.
+func (v Value) Parts() (Kind, any) { return v.kind, v.x }
+
+// JoinValue returns the Value whose halves Parts returned. It checks
+// nothing: k and x must come from one call of Parts.
+func JoinValue(k Kind, x any) Value { return Value{kind: k, x: x} }
+
 // DecodeInto stores the value into the variable ptr points to, as
 // json.Unmarshal would, or by plain assignment when the types match.
 func (v Value) DecodeInto(ptr any) error {

@@ -12,16 +12,18 @@
 //
 // One maphash hash per key does all the work: its top bits pick the shard,
 // its low bits the slot, and it is stored in the slot to skip the keys that
-// do not match. Items are never changed once a table holds them: a write
-// stores a new item in the slot (or a tombstone for a removal), so a reader
-// copies an item without a lock, and a single write is one atomic store that
-// a reader sees whole or not at all. Each shard has a writer mutex and a
-// sequence number that is odd while a batch (or a Load) changes the shard; a
-// reader checks it before and after its search and, if a batch got in the
-// way, reads again under the mutex. A batch makes all its shards odd before
-// its first write and even after its last, so a reader never sees half a
-// batch. GetMany, which reads several keys at one instant, reads under the
-// shards' mutexes.
+// do not match. A slot holds a pointer to an item (item.go): the key and
+// its entry. Each shard has a writer mutex. An overwrite changes the item
+// in place under it, as a seqlock: the item's version word is odd while
+// its entry's words are stored, and a reader that saw the word change reads
+// again. Adding a key stores a new item in a slot, removing one a
+// tombstone, each one atomic store. So readers take no lock. Each shard
+// also has a sequence number that is odd while a batch (or a Load) changes
+// the shard; a reader checks it before and after its search and, if a
+// batch got in the way, reads again under the mutex. A batch makes all its
+// shards odd before its first write and even after its last, so a reader
+// never sees half a batch. GetMany, which reads several keys at one
+// instant, reads under the shards' mutexes.
 // (Go's built-in map cannot be read while it is written, which is why the
 // shards do not use one: with a map, every read takes a lock, and the lock's
 // reader count is a cache line that all cores write.)
@@ -33,12 +35,13 @@
 // walk the index a slice at a time from a cursor, so neither holds a lock for
 // more than a slice's worth of work.
 //
-// Transactions are optimistic. Since every write stores a new item, the item
-// itself is the key's version: a transaction remembers the item it read under
-// each key (nil for none), and its commit locks the shards of its read and
-// write sets, checks that each key still holds the same item and applies the
-// writes, or fails with ErrStorageConflict. (An item a transaction holds
-// cannot be freed, so it cannot come back as another write's item.)
+// Transactions are optimistic. A key's version is its item and the item's
+// count of writes: a transaction remembers the version it read of each key
+// (no item for a missing key), and its commit locks the shards of its read
+// and write sets, checks that each key still has that version and applies
+// the writes, or fails with ErrStorageConflict. (An item a transaction
+// holds cannot be freed, so it cannot come back as another key's item; a
+// removed item is never written again.)
 //
 // Load fills an empty store in bulk from entries sorted by key, as the file
 // backend does when it opens a snapshot: much faster than Apply, because it
@@ -131,24 +134,45 @@ func (s *Store) hash(key string) uint64 { return maphash.String(s.seed, key) }
 
 func shardOf(h uint64) int { return int(h >> shardShift) }
 
-// find returns the item under key, whose hash is h, or nil: without a lock
-// when no writer gets in the way, else under the shard's mutex.
-func (s *Store) find(h uint64, key string) *item {
+// find returns the entry under key, whose hash is h, and its version (with
+// a nil item when there is no such key): without a lock when no writer gets
+// in the way, else under the shard's mutex. (Two results rather than one
+// struct of both: the compiler keeps each in registers, where a struct of
+// their size would go through memory, which cost Get a quarter more.)
+func (s *Store) find(h uint64, key string) (driver.Entry, version) {
 	sh := &s.shards[shardOf(h)]
-	// A batch keeps seq odd for microseconds at most: a few tries
-	// spare the readers of a busy shard from queueing on its mutex.
+	// A batch keeps seq odd for microseconds at most, a single write keeps
+	// an item busy for nanoseconds: a few tries spare the readers of a
+	// busy shard from queueing on its mutex.
 	for range optimisticTries {
 		if q := sh.seq.Load(); q&1 == 0 {
 			it := sh.tab.Load().find(h, key)
-			if sh.seq.Load() == q {
-				return it
+			if it == nil {
+				if sh.seq.Load() == q {
+					return driver.Entry{}, version{}
+				}
+				continue
+			}
+			e, n, ok := it.load()
+			if ok && sh.seq.Load() == q {
+				return e, version{it, n}
 			}
 		}
 	}
 	sh.mu.Lock()
-	it := sh.tab.Load().find(h, key)
+	e, v := sh.findLocked(h, key)
 	sh.mu.Unlock()
-	return it
+	return e, v
+}
+
+// findLocked is find for the holder of the shard's mutex.
+func (sh *shard) findLocked(h uint64, key string) (driver.Entry, version) {
+	it := sh.tab.Load().find(h, key)
+	if it == nil {
+		return driver.Entry{}, version{}
+	}
+	e, n := it.loadLocked()
+	return e, version{it, n}
 }
 
 // optimisticTries is how many lock-free searches find makes before it
@@ -157,10 +181,8 @@ const optimisticTries = 4
 
 // Get implements driver.Backend.
 func (s *Store) Get(_ context.Context, key string) (driver.Entry, bool, error) {
-	if it := s.find(s.hash(key), key); it != nil {
-		return it.e, true, nil
-	}
-	return driver.Entry{}, false, nil
+	e, v := s.find(s.hash(key), key)
+	return e, v.it != nil, nil
 }
 
 // GetMany implements driver.BatchGetter; it reads all keys at one instant.
@@ -173,15 +195,16 @@ func (s *Store) GetMany(_ context.Context, keys []string, fn func(string, driver
 	// touching the sequence number (see ApplyOne), so only the mutexes
 	// keep two keys from being read at two different instants.
 	idx := shardSet(hs, nil)
-	found := make([]*item, len(keys))
+	es := make([]driver.Entry, len(keys))
+	vs := make([]version, len(keys))
 	s.lock(idx)
 	for j, k := range keys {
-		found[j] = s.shards[shardOf(hs[j])].tab.Load().find(hs[j], k)
+		es[j], vs[j] = s.shards[shardOf(hs[j])].findLocked(hs[j], k)
 	}
 	s.unlock(idx)
 	for j, k := range keys {
-		if found[j] != nil {
-			fn(k, found[j].e)
+		if vs[j].it != nil {
+			fn(k, es[j])
 		}
 	}
 	return nil
@@ -227,7 +250,7 @@ func (s *Store) Scan(ctx context.Context, start, end string, fn func(string, dri
 			return nil
 		}
 		for _, k := range keys {
-			if it := s.find(s.hash(k), k); it != nil && !fn(k, it.e) {
+			if e, v := s.find(s.hash(k), k); v.it != nil && !fn(k, e) {
 				return nil
 			}
 		}
@@ -341,7 +364,7 @@ func (s *Store) unlock(idx []int) {
 func (s *Store) write(t *table, w hashedWrite) {
 	i, old, free := t.lookup(w.h, w.Key)
 	var ttls int64 // the change in entries with a deadline
-	if old != nil && old.e.Expires != 0 {
+	if old != nil && old.expires() != 0 {
 		ttls--
 	}
 	if !w.Delete && w.Entry.Expires != 0 {
@@ -360,12 +383,10 @@ func (s *Store) write(t *table, w hashedWrite) {
 		return
 	}
 	if old != nil {
-		// A new item, since readers may be copying the old one; the old
-		// key string serves on.
-		t.slots[i].p.Store(&item{key: old.key, e: w.Entry})
+		old.store(w.Entry)
 		return
 	}
-	t.add(i, free, w.h, &item{key: w.Key, e: w.Entry})
+	t.add(i, free, w.h, newItem(w.Key, w.Entry))
 	s.idxMu.Lock()
 	s.idx.ReplaceOrInsert(w.Key)
 	s.idxMu.Unlock()
@@ -512,7 +533,7 @@ type loaded struct {
 func fill(ls []loaded) *table {
 	t := newTable(len(ls))
 	for _, l := range ls {
-		t.insert(l.h, &item{key: l.key, e: l.e})
+		t.insert(l.h, newItem(l.key, l.e))
 	}
 	return t
 }
@@ -538,7 +559,7 @@ func (s *Store) Sweep(ctx context.Context, nowMs int64, limit int) (int, bool, e
 		sh := &s.shards[shardOf(h)]
 		sh.mu.Lock()
 		t := sh.tab.Load()
-		if it := t.find(h, k); it != nil && !it.e.Live(nowMs) {
+		if it := t.find(h, k); it != nil && !(driver.Entry{Expires: it.expires()}).Live(nowMs) {
 			s.write(t, hashedWrite{driver.Write{Key: k, Delete: true}, h}) // one write: see ApplyOne
 			sh.shrink(t)
 			removed++
@@ -558,7 +579,7 @@ func (s *Store) Begin(context.Context) (driver.Tx, error) {
 	if s.closed.Load() {
 		return nil, errClosed
 	}
-	return &tx{s: s, reads: map[string]*item{}}, nil
+	return &tx{s: s, reads: map[string]version{}}, nil
 }
 
 // Close implements driver.Backend. The data is dropped with the Store.
@@ -567,22 +588,26 @@ func (s *Store) Close(context.Context) error {
 	return nil
 }
 
-// tx is an optimistic transaction: it records the item it read under every
-// key (nil for a missing key) and commits only if none has changed.
+// tx is an optimistic transaction: it records the version it read of every
+// key and commits only if none has changed.
 type tx struct {
 	s     *Store
-	reads map[string]*item
+	reads map[string]version
+}
+
+// version identifies what a key held: the item (nil for no key) and how
+// many times it had been written.
+type version struct {
+	it     *item
+	writes uint64
 }
 
 func (t *tx) Get(_ context.Context, key string) (driver.Entry, bool, error) {
-	it := t.s.find(t.s.hash(key), key)
+	e, v := t.s.find(t.s.hash(key), key)
 	if _, seen := t.reads[key]; !seen {
-		t.reads[key] = it
+		t.reads[key] = v
 	}
-	if it == nil {
-		return driver.Entry{}, false, nil
-	}
-	return it.e, true, nil
+	return e, v.it != nil, nil
 }
 
 var errConflict = &driver.Error{Code: driver.CodeConflict, Err: errors.New("a key read by the transaction changed before commit")}
@@ -605,7 +630,7 @@ func (t *tx) Commit(_ context.Context, ws []driver.Write) error {
 	defer s.unlock(idx)
 	for k, read := range t.reads {
 		h := s.hash(k)
-		if s.shards[shardOf(h)].tab.Load().find(h, k) != read {
+		if _, v := s.shards[shardOf(h)].findLocked(h, k); v != read {
 			return errConflict
 		}
 	}

@@ -3,16 +3,7 @@ package memory
 import (
 	"math/bits"
 	"sync/atomic"
-
-	"github.com/foxstore/foxstore/driver"
 )
-
-// item is one entry under its key. A table never changes an item it holds:
-// a write puts a new item in the slot, so readers may copy one without a lock.
-type item struct {
-	key string
-	e   driver.Entry
-}
 
 // tomb marks a slot whose item was removed, so that a search goes on past it.
 var tomb = new(item)

@@ -281,3 +281,62 @@ func TestReadersDuringRebuilds(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// TestReadersNeverSeeATornEntry: a writer overwrites one key in place, over
+// and over, with entries whose every word differs from the last (the
+// value's kind, type and data, and the deadline), while readers check that
+// what they get is one write whole: the deadline names the write, and the
+// value must be the one that write stored. A reader that mixed the words of
+// two writes would fail here, or crash on a value whose type and data do
+// not belong together.
+func TestReadersNeverSeeATornEntry(t *testing.T) {
+	ctx := context.Background()
+	s := memory.New()
+	const base = int64(1) << 42 // deadlines far in the future
+	write := func(i int64) driver.Entry {
+		var x any
+		switch i % 3 {
+		case 0:
+			x = "s" + strconv.FormatInt(i, 10)
+		case 1:
+			x = i
+		case 2:
+			x = []byte("b" + strconv.FormatInt(i, 10))
+		}
+		v, err := driver.EncodeValue(x)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return driver.Entry{Value: v, Expires: base + i}
+	}
+	if err := s.ApplyOne(ctx, driver.Write{Key: "k", Entry: write(0)}); err != nil {
+		t.Fatal(err)
+	}
+	var stop atomic.Bool
+	var wg sync.WaitGroup
+	var reads atomic.Int64
+	for range 3 {
+		wg.Go(func() {
+			for !stop.Load() {
+				e, ok, _ := s.Get(ctx, "k")
+				if !ok {
+					t.Error("the key vanished")
+					return
+				}
+				i := e.Expires - base
+				if want := write(i); !e.Value.Equal(want.Value) {
+					t.Errorf("read %s with the deadline of write %d, which stored %s", e.Value.JSON(), i, want.Value.JSON())
+					return
+				}
+				reads.Add(1)
+			}
+		})
+	}
+	for i := int64(1); reads.Load() < 200_000 && !t.Failed(); i++ {
+		if err := s.ApplyOne(ctx, driver.Write{Key: "k", Entry: write(i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	stop.Store(true)
+	wg.Wait()
+}
