@@ -100,7 +100,10 @@ type Backend interface {
 // serializable with every other committed transaction and with Apply: for
 // example, if no key read through Get changed between the read and the
 // commit. Otherwise it returns ErrStorageConflict (or waits, bounded by ctx)
-// and applies nothing. An open transaction must not block Backend.Get or Scan.
+// and applies nothing. A key that Get reads twice must give the same answer
+// both times, or the commit must fail: a transaction that saw a key missing,
+// then present, must not commit because the key is missing again by then.
+// An open transaction must not block Backend.Get or Scan.
 type Tx interface {
 	Get(ctx context.Context, key string) (e Entry, ok bool, err error)
 	Commit(ctx context.Context, ws []Write) error

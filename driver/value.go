@@ -67,9 +67,9 @@ const (
 )
 
 // Value is an encoded, immutable value: what a backend stores. Backends that
-// keep values in memory keep the Value itself; backends that persist bytes use
-// Value.Bytes and ParseValue, or the JSON form (Value.Type, Value.JSON and
-// ValueFromJSON). A Value never shares memory with the caller's value.
+// keep values in memory keep the Value itself (or its halves: see Parts);
+// backends that persist bytes use Value.Bytes and ParseValue, or the JSON
+// form (Value.Type, Value.JSON and ValueFromJSON). A Value never shares memory with the caller's value.
 type Value struct {
 	kind Kind
 	// x is the Go value itself for strings, bools, numbers and times, and
@@ -215,7 +215,8 @@ func (v Value) Plain() (any, bool) {
 func (v Value) Parts() (Kind, any) { return v.kind, v.x }
 
 // JoinValue returns the Value whose halves Parts returned. It checks
-// nothing: k and x must come from one call of Parts.
+// nothing, since the memory backend calls it on every read: k and x must
+// come from one call of Parts, or the Value's methods may panic.
 func JoinValue(k Kind, x any) Value { return Value{kind: k, x: x} }
 
 // DecodeInto stores the value into the variable ptr points to, as

@@ -34,6 +34,7 @@ func testTransactions(t *testing.T, s *suite) {
 	s.run(t, "OpenTxDoesNotBlockReads", testOpenTxDoesNotBlockReads)
 	s.run(t, "Conflict", testConflict)
 	s.run(t, "WriteSkew", testWriteSkew)
+	s.run(t, "RereadAfterOutsideChange", testRereadAfterOutsideChange)
 	t.Run("SingleOpDuringTx", func(t *testing.T) {
 		for _, v := range singleOps {
 			s.run(t, v.name, func(t *testing.T, st store) { testSingleOpDuringTx(t, st, v) })
@@ -538,6 +539,62 @@ func testSingleOpDuringTx(t *testing.T, st store, op singleOp) {
 		got, err := st.Get(ctx, "k")
 		if noErr(t, err, "Get") && sameValue(op.want, got) != "" {
 			t.Errorf("lost update: k = %s, want %v; the transaction committed over a %s that its read did not see", describe(got), op.want, name)
+		}
+	}
+}
+
+// testRereadAfterOutsideChange: a transaction reads a missing key k, a plain
+// Set creates k, the transaction reads k again, a plain Delete removes k,
+// and the transaction writes from what it read and commits. k is missing at
+// commit, as at the first read; but if the second read saw k, the
+// transaction saw two states of k that no serial order can give it, and
+// must not commit. (A backend may make the plain writes wait for the
+// transaction, or give the transaction the same answer twice.)
+func testRereadAfterOutsideChange(t *testing.T, st store) {
+	ctx, cancel := context.WithTimeout(t.Context(), raceTimeout)
+	defer cancel()
+	tx, err := st.BeginTransaction(ctx)
+	if err != nil {
+		t.Fatalf("BeginTransaction: %v", err)
+	}
+	defer tx.Rollback()
+	_, err = tx.Get("k")
+	wantCode(t, err, foxstore.CodeNotFound, "tx.Get of a missing key")
+	// outside runs a plain write and waits for it a while: a backend
+	// that locks what the transaction read makes it wait for the commit.
+	var pending []chan error
+	outside := func(op func() error) {
+		done := make(chan error, 1)
+		go func() { done <- op() }()
+		select {
+		case err := <-done:
+			noErr(t, err, "plain write during a transaction")
+		case <-time.After(overlapWait):
+			pending = append(pending, done)
+		}
+	}
+	outside(func() error { return st.Set(ctx, "k", 1, 0) })
+	_, err = tx.Get("k")
+	sawK := err == nil
+	if !sawK {
+		wantCode(t, err, foxstore.CodeNotFound, "second tx.Get")
+	}
+	if len(pending) == 0 {
+		outside(func() error { return st.Delete(ctx, "k") })
+	}
+	noErr(t, tx.Set("saw", sawK), "tx.Set")
+	err = tx.Commit()
+	if err == nil && sawK {
+		t.Errorf("a transaction saw k missing, then present, and committed")
+	} else if err != nil {
+		wantCode(t, err, foxstore.CodeConflict, "Commit")
+	}
+	for _, done := range pending {
+		select {
+		case err := <-done:
+			noErr(t, err, "plain write that waited for a transaction")
+		case <-ctx.Done():
+			t.Fatal("a plain write waiting for a transaction did not return after it committed")
 		}
 	}
 }

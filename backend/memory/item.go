@@ -12,7 +12,7 @@ import (
 // seqlock: the writer makes ver odd, stores the entry's words and makes ver
 // even again, and a reader that saw ver change (or odd) reads again.
 //
-// Overwriting in place spares every write an allocation. The first version
+// Overwriting in place spares every overwrite an allocation. The first version
 // stored a new, immutable item per write; the allocation and the work it
 // made for the garbage collector were a third of an overwrite's time
 // (BenchmarkSetTTL/memory-backend in bench/: about 220 ns, against 150 now).
@@ -22,7 +22,7 @@ import (
 // the interface that holds the Go value (its type and data pointers) and the
 // deadline. The value's kind travels in ver, which has room for it:
 //
-//	ver = writes<<8 | kind<<1 | busy
+//	ver = writes<<9 | kind<<1 | busy
 //
 // writes counts the writes to the item, so that (item, writes) is a version
 // of the key: a transaction remembers it for every key it reads.
@@ -55,8 +55,16 @@ func joinAny(typ, data unsafe.Pointer) (x any) {
 
 const (
 	verBusy  = 1
-	kindMask = 0x7f << 1
-	verWrite = 1 << 8 // one write in ver's count
+	kindMask = 0xff << 1 // any driver.Kind, a uint8
+	verWrite = 1 << 9    // one write in ver's count
+)
+
+// The 64-bit words must be 8-byte aligned for their atomic operations, on
+// 32-bit platforms too (where only the first word of an allocation is sure
+// to be): these arrays have length 1 only when they are.
+var (
+	_ = [1]struct{}{}[unsafe.Offsetof(item{}.ver)%8]
+	_ = [1]struct{}{}[unsafe.Offsetof(item{}.exp)%8]
 )
 
 // newItem returns an item holding e, for a table that no reader sees it in

@@ -20,7 +20,8 @@
 // tombstone, each one atomic store. So readers take no lock. Each shard
 // also has a sequence number that is odd while a batch (or a Load) changes
 // the shard; a reader checks it before and after its search and, if a
-// batch got in the way, reads again under the mutex. A batch makes all its
+// batch got in the way (or overwrites did, a few tries running), reads
+// again under the mutex. A batch makes all its
 // shards odd before its first write and even after its last, so a reader
 // never sees half a batch. GetMany, which reads several keys at one
 // instant, reads under the shards' mutexes.
@@ -302,8 +303,9 @@ func (s *Store) ApplyOne(_ context.Context, w driver.Write) error {
 	if !w.Delete {
 		t = sh.reserve(t, 1)
 	}
-	// One write is one atomic store of a slot, which a reader sees whole
-	// or not at all: no need to make seq odd (and send readers that look
+	// One write is one atomic store of a slot, or an overwrite guarded by
+	// its item's version word: a reader sees it whole or not at all, so
+	// there is no need to make seq odd (and send readers that look
 	// meanwhile to the mutex) for it. GetMany, which reads several keys at
 	// one instant, takes the mutexes instead.
 	s.write(t, hashedWrite{w, h})
@@ -528,8 +530,8 @@ type loaded struct {
 // fill returns a new table that holds the entries ls, whose keys are
 // distinct. Each item is allocated on its own: items carved out of one array
 // per shard would be one allocation instead of a million, but the array, and
-// every value in it, would live as long as any one of its items, so values
-// replaced or removed since the open would never be freed.
+// every value in it, would live as long as any one of its items, so the
+// values of keys removed since the open would never be freed.
 func fill(ls []loaded) *table {
 	t := newTable(len(ls))
 	for _, l := range ls {
@@ -579,7 +581,7 @@ func (s *Store) Begin(context.Context) (driver.Tx, error) {
 	if s.closed.Load() {
 		return nil, errClosed
 	}
-	return &tx{s: s, reads: map[string]version{}}, nil
+	return &tx{s: s, reads: map[string]txRead{}}, nil
 }
 
 // Close implements driver.Backend. The data is dropped with the Store.
@@ -589,10 +591,14 @@ func (s *Store) Close(context.Context) error {
 }
 
 // tx is an optimistic transaction: it records the version it read of every
-// key and commits only if none has changed.
+// key and commits only if none has changed. A key read again gets the answer
+// of the first read: the item may have been overwritten in place since, and
+// a transaction that saw two states of one key could act on a state that
+// never was (a missing key, then present, then missing again at commit would
+// pass the commit's check).
 type tx struct {
 	s     *Store
-	reads map[string]version
+	reads map[string]txRead
 }
 
 // version identifies what a key held: the item (nil for no key) and how
@@ -602,12 +608,19 @@ type version struct {
 	writes uint64
 }
 
+// txRead is a transaction's first read of a key.
+type txRead struct {
+	e driver.Entry
+	v version
+}
+
 func (t *tx) Get(_ context.Context, key string) (driver.Entry, bool, error) {
-	e, v := t.s.find(t.s.hash(key), key)
-	if _, seen := t.reads[key]; !seen {
-		t.reads[key] = v
+	r, seen := t.reads[key]
+	if !seen {
+		r.e, r.v = t.s.find(t.s.hash(key), key)
+		t.reads[key] = r
 	}
-	return e, v.it != nil, nil
+	return r.e, r.v.it != nil, nil
 }
 
 var errConflict = &driver.Error{Code: driver.CodeConflict, Err: errors.New("a key read by the transaction changed before commit")}
@@ -630,7 +643,7 @@ func (t *tx) Commit(_ context.Context, ws []driver.Write) error {
 	defer s.unlock(idx)
 	for k, read := range t.reads {
 		h := s.hash(k)
-		if _, v := s.shards[shardOf(h)].findLocked(h, k); v != read {
+		if _, v := s.shards[shardOf(h)].findLocked(h, k); v != read.v {
 			return errConflict
 		}
 	}

@@ -3,10 +3,12 @@ package memory
 import (
 	"context"
 	"fmt"
+	"reflect"
 	"runtime"
 	"strings"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/foxstore/foxstore/driver"
 )
@@ -62,9 +64,9 @@ func TestChurnRebuildsRarely(t *testing.T) {
 	}
 }
 
-// TestLoadedValuesAreFreed: values that a Load brought in and that were then
-// replaced must become garbage. (Items carved out of one array per shard
-// kept every loaded value alive while any item of the array was.)
+// TestLoadedValuesAreFreed: values that a Load brought in and whose keys
+// were then removed must become garbage. (Items carved out of one array per
+// shard kept every loaded value alive while any item of the array was.)
 func TestLoadedValuesAreFreed(t *testing.T) {
 	ctx := context.Background()
 	s := New()
@@ -92,19 +94,19 @@ func TestLoadedValuesAreFreed(t *testing.T) {
 		return m.HeapAlloc
 	}
 	before := heap()
-	// Replace every value but one per shard with a small one.
+	// Remove every key but one per shard.
 	kept := map[int]bool{}
 	for _, k := range keys {
 		if sh := shardOf(s.hash(k)); !kept[sh] {
 			kept[sh] = true
 			continue
 		}
-		s.ApplyOne(ctx, driver.Write{Key: k, Entry: stringEntry(t, "small")})
+		s.ApplyOne(ctx, driver.Write{Key: k, Delete: true})
 	}
 	after := heap()
 	freed := int64(before) - int64(after)
 	if want := int64(n-len(kept)) * size / 2; freed < want {
-		t.Fatalf("replacing %d values of %d bytes freed %d bytes, want at least %d", n-len(kept), size, freed, want)
+		t.Fatalf("removing %d values of %d bytes freed %d bytes, want at least %d", n-len(kept), size, freed, want)
 	}
 	runtime.KeepAlive(s)
 }
@@ -134,5 +136,28 @@ func TestLoadPanicLeavesNoGoroutine(t *testing.T) {
 	}
 	if err := s.ApplyOne(context.Background(), driver.Write{Key: "b", Entry: stringEntry(t, "v")}); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestEfaceLayout checks what splitAny and joinAny take for granted: that
+// an interface value is a type word then a data word, the data word
+// pointing at the value, and that the two words join back into the same
+// interface value.
+func TestEfaceLayout(t *testing.T) {
+	if unsafe.Sizeof(any(nil)) != unsafe.Sizeof(eface{}) {
+		t.Fatalf("an interface value is %d bytes, eface %d", unsafe.Sizeof(any(nil)), unsafe.Sizeof(eface{}))
+	}
+	s := strings.Repeat("layout", 3)
+	typ, data := splitAny(s)
+	if got := *(*string)(data); got != s {
+		t.Fatalf("the data word points at %q, want %q", got, s)
+	}
+	if typ == nil {
+		t.Fatal("the type word of a string is nil")
+	}
+	for _, x := range []any{s, int64(-7), true, 2.5, []byte("b"), time.Unix(1, 2).UTC(), nil} {
+		if got := joinAny(splitAny(x)); !reflect.DeepEqual(got, x) {
+			t.Errorf("joinAny(splitAny(%#v)) = %#v", x, got)
+		}
 	}
 }
