@@ -214,10 +214,40 @@ func (v Value) Plain() (any, bool) {
 // stores. The Go value is shared with v and must not be changed.
 func (v Value) Parts() (Kind, any) { return v.kind, v.x }
 
-// JoinValue returns the Value whose halves Parts returned. It checks
-// nothing, since the memory backend calls it on every read: k and x must
-// come from one call of Parts, or the Value's methods may panic.
-func JoinValue(k Kind, x any) Value { return Value{kind: k, x: x} }
+// JoinValue returns the Value whose halves Parts returned. It returns false
+// (and the zero Value) when k is not a kind, or x is not of the Go type that
+// Values of kind k hold, so that halves that did not come from Parts cannot
+// make a Value whose methods fail. The check is one comparison: the memory
+// backend calls JoinValue on every read.
+func JoinValue(k Kind, x any) (Value, bool) {
+	if reflect.TypeOf(x) != kindTypes[k] {
+		return Value{}, false
+	}
+	return Value{kind: k, x: x}, true
+}
+
+// kindTypes is the Go type of a Value's x for each kind (nil for null), and
+// for every other byte one that no x has.
+var kindTypes = func() (t [256]reflect.Type) {
+	for k := range t {
+		t[k] = reflect.TypeFor[notAKind]()
+	}
+	str := reflect.TypeFor[string]()
+	t[KindNull] = nil
+	t[KindString], t[KindBytes], t[KindRawJSON], t[KindJSON] = str, str, str, str
+	t[KindBool] = reflect.TypeFor[bool]()
+	t[KindInt], t[KindInt8], t[KindInt16] = reflect.TypeFor[int](), reflect.TypeFor[int8](), reflect.TypeFor[int16]()
+	t[KindInt32], t[KindInt64] = reflect.TypeFor[int32](), reflect.TypeFor[int64]()
+	t[KindUint], t[KindUint8], t[KindUint16] = reflect.TypeFor[uint](), reflect.TypeFor[uint8](), reflect.TypeFor[uint16]()
+	t[KindUint32], t[KindUint64] = reflect.TypeFor[uint32](), reflect.TypeFor[uint64]()
+	t[KindFloat32], t[KindFloat64] = reflect.TypeFor[float32](), reflect.TypeFor[float64]()
+	t[KindTime] = reflect.TypeFor[time.Time]()
+	return t
+}()
+
+// notAKind is the type kindTypes gives the bytes that are not kinds: no
+// value outside this package can have it.
+type notAKind struct{}
 
 // DecodeInto stores the value into the variable ptr points to, as
 // json.Unmarshal would, or by plain assignment when the types match.

@@ -327,3 +327,33 @@ func TestPlainAgreesWithDecode(t *testing.T) {
 		}
 	}
 }
+
+// TestJoinValue: halves from Parts join back into an equal Value for every
+// kind, and halves that do not belong together are refused, so that no
+// Value can be made whose methods would fail on them.
+func TestJoinValue(t *testing.T) {
+	for _, x := range append(roundTripValues(), struct{ A int }{1}) {
+		v, err := EncodeValue(x)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w, ok := JoinValue(v.Parts())
+		if !ok || !w.Equal(v) {
+			t.Errorf("%#v: JoinValue(Parts()) = %s, %v", x, w.JSON(), ok)
+		}
+	}
+	bad := []struct {
+		k Kind
+		x any
+	}{
+		{0, nil}, {0, "s"}, {kindEnd, "s"}, {255, nil},
+		{KindNull, "s"}, {KindString, nil}, {KindString, 5}, {KindBytes, []byte("b")},
+		{KindInt, int64(1)}, {KindInt64, 1}, {KindFloat32, 1.5}, {KindTime, "2026-01-01"},
+		{KindJSON, map[string]any{}}, {KindBool, "true"}, {KindString, notAKind{}},
+	}
+	for _, b := range bad {
+		if v, ok := JoinValue(b.k, b.x); ok || v.Kind() != 0 {
+			t.Errorf("JoinValue(%v, %#v) = %v, %v; want the zero Value, false", b.k, b.x, v.Kind(), ok)
+		}
+	}
+}

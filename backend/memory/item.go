@@ -97,13 +97,14 @@ func (it *item) store(e driver.Entry) {
 
 // load returns the item's entry and its count of writes; ok is false when
 // a writer changed the item meanwhile: then e may mix two writes' words
-// and must be dropped, and the caller should try again. (Small enough to be
-// inlined in find, as Get wants.)
+// and must be dropped, and the caller should try again. (Words from two
+// writes may also fail JoinValue's check that the value's Go type is its
+// kind's; words from one write never do.)
 func (it *item) load() (e driver.Entry, writes uint64, ok bool) {
 	v := atomic.LoadUint64(&it.ver)
-	e.Value = driver.JoinValue(driver.Kind(v&kindMask>>1), joinAny(atomic.LoadPointer(&it.typ), atomic.LoadPointer(&it.data)))
+	e.Value, ok = driver.JoinValue(driver.Kind(v&kindMask>>1), joinAny(atomic.LoadPointer(&it.typ), atomic.LoadPointer(&it.data)))
 	e.Expires = atomic.LoadInt64(&it.exp)
-	return e, v / verWrite, atomic.LoadUint64(&it.ver) == v&^verBusy
+	return e, v / verWrite, ok && atomic.LoadUint64(&it.ver) == v&^verBusy
 }
 
 // loadLocked is load for the holder of the shard's mutex, which no writer
