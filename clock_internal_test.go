@@ -12,9 +12,9 @@ const clockSlack = 20 * time.Microsecond
 
 // TestWallNanosFollowsTimeNow: between two readings of time.Now, wallNanos
 // reads a time between them, through many re-anchorings. One reading in a
-// hundred may stray: time.Now reads its two clocks one after the other, and
-// a thread descheduled between the two gives an anchor whose wall reading
-// is that much older than its monotonic one (for one anchorAge).
+// hundred may stray: renewAnchor keeps no anchor whose wall and monotonic
+// readings were taken apart, but misses the case where both its readings
+// were delayed alike.
 func TestWallNanosFollowsTimeNow(t *testing.T) {
 	bad, n := 0, 0
 	end := time.Now().Add(30 * time.Millisecond)
@@ -41,9 +41,13 @@ func TestWallNanosFollowsTimeNow(t *testing.T) {
 // hour behind it, as a suspend or a step would leave), wallNanos catches up
 // within anchorAge of monotonic time.
 func TestWallNanosSeesAJump(t *testing.T) {
+	defer anchor.Store(nil)
 	now := time.Now()
 	anchor.Store(&clockAnchor{at: now, wall: now.UnixNano() - int64(time.Hour)})
-	if w := wallNanos(); w > time.Now().UnixNano()-int64(time.Hour)+int64(anchorAge) {
+	w := wallNanos()
+	// Unless this goroutine was held up past anchorAge, wallNanos went by
+	// the anchor, an hour behind, which shows the anchor is in use.
+	if time.Since(now) < anchorAge && w > time.Now().UnixNano()-int64(time.Hour)+int64(anchorAge) {
 		t.Fatalf("wallNanos = %d right after the anchor: it should still go by the anchor, an hour behind", w)
 	}
 	// Two milliseconds, the most a caller should wait to see a jump (not
@@ -51,9 +55,32 @@ func TestWallNanosSeesAJump(t *testing.T) {
 	const seen = 2 * time.Millisecond
 	time.Sleep(seen)
 	before := time.Now().UnixNano()
-	w := wallNanos()
+	w = wallNanos()
 	if d := time.Duration(before - w); d > clockSlack {
 		t.Fatalf("wallNanos is %v behind time.Now %v after a jump", d, seen)
+	}
+}
+
+// TestTruePair: renewAnchor keeps a pair of readings only if the wall and
+// monotonic clocks moved alike between them.
+func TestTruePair(t *testing.T) {
+	for _, c := range []struct {
+		wall, mono time.Duration
+		want       bool
+	}{
+		{40, 40, true},
+		{40, 41, true},
+		{3 * time.Microsecond, 0, true},
+		// The second reading's thread was held 2 ms between its wall and
+		// monotonic reads: its wall time is 2 ms older than its mono time.
+		{40, 2*time.Millisecond + 40, false},
+		// The first reading's was.
+		{2*time.Millisecond + 40, 40, false},
+		{-time.Hour, 40, false}, // the wall clock was stepped back between them
+	} {
+		if got := truePair(c.wall, c.mono); got != c.want {
+			t.Errorf("truePair(%v, %v) = %v, want %v", c.wall, c.mono, got, c.want)
+		}
 	}
 }
 

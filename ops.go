@@ -556,15 +556,16 @@ func (s *store) TTL(ctx context.Context, key string) (time.Duration, error) {
 	if err != nil {
 		return 0, s.fail(op, key, CodeReadFailed, err)
 	}
-	now := time.Now()
-	if !ok || !e.Live(now.UnixMilli()) {
+	now := wallNanos()
+	if !ok || !e.Live(now/int64(time.Millisecond)) {
 		return 0, notFound(op, key)
 	}
 	if e.Expires == 0 {
 		return 0, nil
 	}
 	// Whole milliseconds (the resolution), never 0, which would mean "no expiry".
-	return max(time.UnixMilli(e.Expires).Sub(now).Truncate(time.Millisecond), time.Millisecond), nil
+	left := time.UnixMilli(e.Expires).Sub(time.Unix(0, now)) // Sub saturates; a product could overflow
+	return max(left.Truncate(time.Millisecond), time.Millisecond), nil
 }
 
 // Expire gives an existing key a new TTL (0 removes it) without changing its value.
@@ -594,12 +595,12 @@ func (s *store) Expire(ctx context.Context, key string, ttl time.Duration) error
 			btx.Rollback()
 			return s.fail(op, key, CodeReadFailed, err)
 		}
-		now := time.Now()
-		if !ok || !e.Live(now.UnixMilli()) {
+		now := wallNanos()
+		if !ok || !e.Live(now/int64(time.Millisecond)) {
 			btx.Rollback()
 			return notFound(op, key)
 		}
-		e.Expires = deadline(now.UnixNano(), ttl)
+		e.Expires = deadline(now, ttl)
 		ws := []driver.Write{{Key: sk, Entry: e}}
 		if rc := s.c.cache.Load(); rc != nil {
 			defer rc.invalidate(ws)

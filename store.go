@@ -361,7 +361,7 @@ func (c *core) sweepLoop(sw driver.Sweeper, every time.Duration, stop, done chan
 
 // sweep removes every entry expired by now, in bounded slices.
 func (c *core) sweep(ctx context.Context, sw driver.Sweeper) error {
-	now := time.Now().UnixMilli()
+	now := nowMs()
 	for {
 		removed, more, err := sw.Sweep(ctx, now, sweepSlice)
 		c.stats.expirations.Add(int64(removed))
