@@ -20,6 +20,12 @@ type txn struct {
 	btx    driver.Tx
 	done   bool
 	writes map[string]driver.Write // by stored key
+	// now is the instant (Unix ms) at which every read of the transaction
+	// judges expiry, fixed at its first read: a key that expired between
+	// two reads would otherwise give them two answers, which no serial
+	// order explains and which the backend's commit check (which compares
+	// what was stored, not the clock) would not catch.
+	now int64
 }
 
 // BeginTransaction starts a serializable transaction bounded by ctx.
@@ -76,7 +82,10 @@ func (t *txn) Get(key string) (interface{}, error) {
 	if err != nil {
 		return nil, t.s.fail(op, key, CodeReadFailed, err)
 	}
-	if !ok || !e.Live(nowMs()) {
+	if t.now == 0 {
+		t.now = nowMs()
+	}
+	if !ok || !e.Live(t.now) {
 		return nil, notFound(op, key)
 	}
 	return decode(op, key, e)

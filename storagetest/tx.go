@@ -35,6 +35,7 @@ func testTransactions(t *testing.T, s *suite) {
 	s.run(t, "Conflict", testConflict)
 	s.run(t, "WriteSkew", testWriteSkew)
 	s.run(t, "RereadAfterOutsideChange", testRereadAfterOutsideChange)
+	s.run(t, "ExpiryBetweenReads", testExpiryBetweenReads)
 	t.Run("SingleOpDuringTx", func(t *testing.T) {
 		for _, v := range singleOps {
 			s.run(t, v.name, func(t *testing.T, st store) { testSingleOpDuringTx(t, st, v) })
@@ -596,6 +597,34 @@ func testRereadAfterOutsideChange(t *testing.T, st store) {
 		case <-ctx.Done():
 			t.Fatal("a plain write waiting for a transaction did not return after it committed")
 		}
+	}
+}
+
+// testExpiryBetweenReads: a key expires between two reads of one
+// transaction. The reads must agree (the transaction judges expiry at one
+// instant), or the transaction must not commit: what it saw is no state the
+// store was ever in.
+func testExpiryBetweenReads(t *testing.T, st store) {
+	mustSetTTL(t, st, "k", 1, shortTTL)
+	tx := mustBegin(t, st)
+	defer tx.Rollback()
+	_, err := tx.Get("k")
+	first := err == nil
+	if !first {
+		wantCode(t, err, foxstore.CodeNotFound, "tx.Get") // a slow store: k expired already
+	}
+	waitExpiry()
+	_, err = tx.Get("k")
+	second := err == nil
+	if !second {
+		wantCode(t, err, foxstore.CodeNotFound, "second tx.Get")
+	}
+	noErr(t, tx.Set("saw", second), "tx.Set")
+	err = tx.Commit()
+	if err == nil && first != second {
+		t.Errorf("a transaction saw k live, then expired, and committed")
+	} else if err != nil {
+		wantCode(t, err, foxstore.CodeConflict, "Commit")
 	}
 }
 
