@@ -3,6 +3,7 @@ package bench
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -228,6 +229,29 @@ func BenchmarkGet(b *testing.B) {
 			i := 0
 			for b.Loop() {
 				if _, ok := c.kv.get(keys[i]); !ok {
+					b.Fatal("missing")
+				}
+				if i++; i == preload {
+					i = 0
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkGetRandom is BenchmarkGet with the keys read in a fixed random
+// order rather than in the order they were stored. Read in order, a store
+// whose entries were allocated in order lets the processor prefetch the
+// next one, which flatters stores that keep each entry in its own
+// allocation; a random order is what an application's reads look like.
+func BenchmarkGetRandom(b *testing.B) {
+	order := rand.New(rand.NewPCG(7, 7)).Perm(preload)
+	for _, c := range contenders(b, preload, false) {
+		b.Run(c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			i := 0
+			for b.Loop() {
+				if _, ok := c.kv.get(keys[order[i]]); !ok {
 					b.Fatal("missing")
 				}
 				if i++; i == preload {
