@@ -7,13 +7,12 @@ import (
 
 // wallNanos is the wall clock in Unix nanoseconds, for TTL arithmetic.
 //
-// time.Now reads two clocks, the wall clock and the monotonic one: about
-// 38 ns on the machine BENCHMARKS.md was measured on, a fifth of a Set with
-// a TTL (BenchmarkClock).
-// wallNanos calls it at most once per millisecond (anchorAge) of monotonic
-// time and in between adds the monotonic time elapsed since that call to
-// its wall reading; time.Since reads the monotonic clock alone (about 22
-// ns). The
+// time.Now reads two clocks, the wall clock and the monotonic one: 36 ns on
+// the machine BENCHMARKS.md was measured on, a fifth of a Set with a TTL
+// (BenchmarkClock). wallNanos renews its anchor (two calls of time.Now)
+// about once per millisecond (anchorAge) of monotonic time, and in between
+// adds the monotonic time elapsed since to the anchor's wall reading;
+// time.Since reads the monotonic clock alone (21 ns). The
 // two clocks run at the same rate (NTP's slewing adjusts both), so the
 // answers agree with time.Now's to within microseconds, given an anchor
 // whose two readings were taken together (see renewAnchor).

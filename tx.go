@@ -22,10 +22,14 @@ type txn struct {
 	writes map[string]driver.Write // by stored key
 	// now is the instant (Unix ms) at which every read of the transaction
 	// judges expiry, fixed at its first read: a key that expired between
-	// two reads would otherwise give them two answers, which no serial
-	// order explains and which the backend's commit check (which compares
-	// what was stored, not the clock) would not catch.
-	now int64
+	// two reads would otherwise give them two answers. And since backends
+	// check at commit what is stored, not the clock, the transaction
+	// itself checks that no key it read as live has expired by its commit:
+	// firstExp is the earliest deadline among them (0: none), firstExpKey
+	// its key.
+	now         int64
+	firstExp    int64
+	firstExpKey string
 }
 
 // BeginTransaction starts a serializable transaction bounded by ctx.
@@ -88,6 +92,9 @@ func (t *txn) Get(key string) (interface{}, error) {
 	if !ok || !e.Live(t.now) {
 		return nil, notFound(op, key)
 	}
+	if e.Expires != 0 && (t.firstExp == 0 || e.Expires < t.firstExp) {
+		t.firstExp, t.firstExpKey = e.Expires, key
+	}
 	return decode(op, key, e)
 }
 
@@ -131,6 +138,10 @@ func (t *txn) Commit() error {
 		return err
 	}
 	t.done = true
+	if t.firstExp != 0 && nowMs() >= t.firstExp {
+		t.btx.Rollback()
+		return &Error{Op: op, Key: t.firstExpKey, Code: CodeConflict, Err: errReadExpired}
+	}
 	ws := make([]driver.Write, 0, len(t.writes))
 	for _, w := range t.writes {
 		ws = append(ws, w)
@@ -149,6 +160,8 @@ func (t *txn) Commit() error {
 	}
 	return nil
 }
+
+var errReadExpired = errors.New("a key the transaction read expired before its commit")
 
 func (t *txn) Rollback() error {
 	t.mu.Lock()

@@ -36,6 +36,7 @@ func testTransactions(t *testing.T, s *suite) {
 	s.run(t, "WriteSkew", testWriteSkew)
 	s.run(t, "RereadAfterOutsideChange", testRereadAfterOutsideChange)
 	s.run(t, "ExpiryBetweenReads", testExpiryBetweenReads)
+	s.run(t, "ExpiryBeforeCommit", testExpiryBeforeCommit)
 	t.Run("SingleOpDuringTx", func(t *testing.T) {
 		for _, v := range singleOps {
 			s.run(t, v.name, func(t *testing.T, st store) { testSingleOpDuringTx(t, st, v) })
@@ -625,6 +626,27 @@ func testExpiryBetweenReads(t *testing.T, st store) {
 		t.Errorf("a transaction saw k live, then expired, and committed")
 	} else if err != nil {
 		wantCode(t, err, foxstore.CodeConflict, "Commit")
+	}
+}
+
+// testExpiryBeforeCommit: a transaction reads a key live, the key expires,
+// and the transaction writes from what it read: at its commit it would
+// write from a state the store is no longer in, so Commit must fail with
+// ErrStorageConflict (and Update would run it again).
+func testExpiryBeforeCommit(t *testing.T, st store) {
+	// A TTL long enough for any store to get from Set to tx.Get in time.
+	const ttl = 4 * shortTTL
+	mustSetTTL(t, st, "k", 1, ttl)
+	tx := mustBegin(t, st)
+	defer tx.Rollback()
+	if _, err := tx.Get("k"); err != nil {
+		t.Fatalf("tx.Get of a key just set with ttl %v: %v", ttl, err)
+	}
+	time.Sleep(ttl + expiryWait - shortTTL)
+	noErr(t, tx.Set("copy", 1), "tx.Set")
+	wantCode(t, tx.Commit(), foxstore.CodeConflict, "Commit of a transaction that read a key since expired")
+	if st.Exists(t.Context(), "copy") {
+		t.Error("the failed commit wrote its key")
 	}
 }
 
