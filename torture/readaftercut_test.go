@@ -49,22 +49,22 @@ func readsAfterCut(t *testing.T, p *torture.Proxy, st foxstore.StoragePlugin) {
 }
 
 func TestPostgresReadsAfterCut(t *testing.T) {
-	dsn := serverEnv(t, envPostgres, "a PostgreSQL DSN")
-	target, _ := pgThrough(t, dsn, "")
-	p := torture.NewProxy(t, target)
-	_, proxied := pgThrough(t, dsn, p.Addr())
-	cfg := serverConfig(t, "postgres", dsn)
-	cfg.Database.DSN = proxied
-	cfg.CacheSize = 0 // every read goes to the server
-	readsAfterCut(t, p, openCfg(t, cfg))
+	readsAfterCutOn(t, serverEnv(t, envPostgres, "a PostgreSQL DSN"), "postgres", pgThrough)
 }
 
 func TestMySQLReadsAfterCut(t *testing.T) {
-	dsn := serverEnv(t, envMySQL, "a MySQL/MariaDB DSN")
-	target, _ := mysqlThrough(t, dsn, "")
+	readsAfterCutOn(t, serverEnv(t, envMySQL, "a MySQL/MariaDB DSN"), "mysql", mysqlThrough)
+}
+
+// readsAfterCutOn runs readsAfterCut on a store of the database driver
+// whose server dsn names, reached through a proxy; through gives the
+// server's address from dsn and, with the proxy's address, the DSN that
+// goes through it.
+func readsAfterCutOn(t *testing.T, dsn, driver string, through func(t *testing.T, dsn, addr string) (string, string)) {
+	target, _ := through(t, dsn, "")
 	p := torture.NewProxy(t, target)
-	_, proxied := mysqlThrough(t, dsn, p.Addr())
-	cfg := serverConfig(t, "mysql", dsn)
+	_, proxied := through(t, dsn, p.Addr())
+	cfg := serverConfig(t, driver, dsn)
 	cfg.Database.DSN = proxied
 	cfg.CacheSize = 0 // every read goes to the server
 	readsAfterCut(t, p, openCfg(t, cfg))
