@@ -161,3 +161,27 @@ func TestEfaceLayout(t *testing.T) {
 		}
 	}
 }
+
+// TestKeysLiveInTheirItems checks that a key of up to 64 bytes is copied
+// into its item's own allocation (right after the item's fields, so that
+// one cache line, two at worst, holds both), that longer keys are kept as
+// they are, and that every key reads back unchanged whatever its bytes.
+func TestKeysLiveInTheirItems(t *testing.T) {
+	for n := 1; n <= 80; n++ {
+		key := strings.Repeat("k\x00\xff", n)[:n]
+		it := keyedItem(strings.Clone(key))
+		if it.key != key {
+			t.Fatalf("%d-byte key reads back as %q, want %q", n, it.key, key)
+		}
+		off := uintptr(unsafe.Pointer(unsafe.StringData(it.key))) - uintptr(unsafe.Pointer(it))
+		inline := off == unsafe.Sizeof(item{})
+		if want := n <= 64; inline != want {
+			t.Errorf("%d-byte key: in the item = %v (offset %d), want %v", n, inline, off, want)
+		}
+	}
+	e := stringEntry(t, "v")
+	it := newItem("song:1", e)
+	if got, _ := it.loadLocked(); got.Value != e.Value || it.key != "song:1" {
+		t.Fatalf("newItem: key %q, entry %+v", it.key, got)
+	}
+}
