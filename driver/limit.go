@@ -21,9 +21,13 @@ func EncodeValueMax(x any, max int64) (Value, error) {
 	}
 	switch t := x.(type) {
 	case string:
+		// The common value, done here: EncodeValue and Size would only
+		// switch on its type twice more to say the same (a string's
+		// binary form is its kind byte and its bytes).
 		if n := 1 + int64(len(t)); n > max {
 			return Value{}, tooBig(n)
 		}
+		return Value{kind: KindString, x: x}, nil
 	case []byte:
 		if n := 1 + int64(len(t)); n > max {
 			return Value{}, tooBig(n)

@@ -200,9 +200,16 @@ func TestEncodeValueMax(t *testing.T) {
 		{[]time.Time{time.Now()}, 100, true},
 	}
 	for i, c := range cases {
-		_, err := EncodeValueMax(c.x, c.max)
+		v, err := EncodeValueMax(c.x, c.max)
 		if (err == nil) != c.ok {
 			t.Errorf("case %d: EncodeValueMax(%T, %d) = %v, want ok=%v", i, c.x, c.max, err, c.ok)
+		}
+		if err != nil {
+			continue
+		}
+		// What it accepts, it encodes as EncodeValue does.
+		if want, err := EncodeValue(c.x); err != nil || !bytes.Equal(v.Bytes(), want.Bytes()) || v.Kind() != want.Kind() {
+			t.Errorf("case %d: EncodeValueMax(%T) = %v %q, EncodeValue %v %q (%v)", i, c.x, v.Kind(), v.Bytes(), want.Kind(), want.Bytes(), err)
 		}
 	}
 	// The bound stops refusing early: 16 MiB of NULs is refused without
