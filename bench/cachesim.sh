@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # cachesim.sh counts what one operation costs each contender in instructions
 # and in cache misses, under valgrind's cache simulator (callgrind), where a
-# timing cannot be trusted: on a shared VM the same Get measures 60 ns in
-# one run and 360 ns in the next, while these counts repeat exactly.
+# timing cannot be trusted: on session 5's shared VM the floor's Get measured
+# 43 to 122 ns between runs, while instruction counts repeat
+# exactly and miss counts within about a fifth.
 #
 #   ./cachesim.sh [get|set] [LL cache bytes]      (default: get 8388608)
 #
@@ -10,9 +11,10 @@
 # process of its own, N=400000 operations, counting only inside the
 # benchmark's loop (--toggle-collect), so neither the preload nor the
 # garbage collector's other threads are counted. Columns, per operation:
-# instructions, data reads, first-level data cache misses (32 KiB, 8-way)
-# and last-level misses (the size given; 8 MiB stands for a share of a
-# shared L3, 32 MiB for a processor to itself).
+# instructions, data reads, first-level data cache read misses (32 KiB,
+# 8-way) and last-level read misses (the size given, a power of two; 8 MiB
+# stands for a share of a shared L3, 32 MiB for a processor to itself).
+# Write misses are left out (callgrind's D1mw and DLmw).
 set -euo pipefail
 cd "$(dirname "$0")"
 op=${1:-get}

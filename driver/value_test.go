@@ -191,7 +191,7 @@ func TestEncodeValueMax(t *testing.T) {
 		max int64
 		ok  bool
 	}{
-		{"abc", 4, true}, {"abcd", 4, false}, {[]byte("abcd"), 4, false},
+		{"", 1, true}, {"abc", 4, true}, {"abcd", 4, false}, {[]byte("abcd"), 4, false},
 		{json.RawMessage(`"ab"`), 5, true}, {json.RawMessage(`"abc"`), 5, false},
 		{rec{Name: "x"}, 100, true}, {rec{Name: strings.Repeat("x", 200)}, 100, false},
 		{rec{Skip: strings.Repeat("x", 200)}, 100, true}, {rec{Maybe: strings.Repeat("x", 50)}, 100, true},

@@ -82,15 +82,16 @@ func newItem(key string, e driver.Entry) *item {
 }
 
 // keyedItem returns a new item for key. A key of up to 64 bytes is copied
-// into the item's own allocation, right after its other fields, so that a
-// search that finds the slot reads the item and compares the key in one
-// cache line (two adjacent ones at worst), where a key of its own would be
-// a third cache miss: in a table larger than the processor's cache, these
-// dependent misses are most of a Get's time. The key's own string stays
-// the index's.
+// into the item's own allocation, right after its other fields, where a key
+// of its own would be a third dependent cache miss for every search that
+// finds the slot: in a table larger than the processor's cache, these
+// misses are most of a Get's time. A key of up to 16 bytes makes a 64-byte
+// item, one cache line; longer ones make items of 80 to 112 bytes, which
+// may span two or three. The key's own string stays the index's, so a key
+// up to 64 bytes long is held twice.
 func keyedItem(key string) *item {
 	switch n := len(key); {
-	case n <= 16: // a 64-byte item, one cache line
+	case n <= 16:
 		return withKey[[16]byte](key)
 	case n <= 32:
 		return withKey[[32]byte](key)
@@ -103,8 +104,8 @@ func keyedItem(key string) *item {
 }
 
 // withKey returns an item whose key is a copy of key in an array of type B
-// allocated with it; B is a byte array at least as long as key.
-func withKey[B any](key string) *item {
+// allocated with it; key must fit in B.
+func withKey[B [16]byte | [32]byte | [48]byte | [64]byte](key string) *item {
 	k := new(struct {
 		item
 		buf B

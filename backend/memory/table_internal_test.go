@@ -162,26 +162,52 @@ func TestEfaceLayout(t *testing.T) {
 	}
 }
 
-// TestKeysLiveInTheirItems checks that a key of up to 64 bytes is copied
-// into its item's own allocation (right after the item's fields, so that
-// one cache line, two at worst, holds both), that longer keys are kept as
-// they are, and that every key reads back unchanged whatever its bytes.
+// TestKeysLiveInTheirItems checks that a key of up to 64 bytes, the empty
+// key included, is copied into its item's own allocation, right after the
+// item's fields, in the smallest of the arrays that holds it; that longer
+// keys are kept as they are; that every key reads back unchanged whatever
+// its bytes; and that newItem, which the store calls, does the same.
 func TestKeysLiveInTheirItems(t *testing.T) {
-	for n := 1; n <= 80; n++ {
+	inItem := func(it *item) bool {
+		return uintptr(unsafe.Pointer(unsafe.StringData(it.key)))-uintptr(unsafe.Pointer(it)) == unsafe.Sizeof(item{})
+	}
+	for n := 0; n <= 80; n++ {
 		key := strings.Repeat("k\x00\xff", n)[:n]
 		it := keyedItem(strings.Clone(key))
 		if it.key != key {
 			t.Fatalf("%d-byte key reads back as %q, want %q", n, it.key, key)
 		}
-		off := uintptr(unsafe.Pointer(unsafe.StringData(it.key))) - uintptr(unsafe.Pointer(it))
-		inline := off == unsafe.Sizeof(item{})
-		if want := n <= 64; inline != want {
-			t.Errorf("%d-byte key: in the item = %v (offset %d), want %v", n, inline, off, want)
+		if want := n <= 64; inItem(it) != want {
+			t.Errorf("%d-byte key: in the item = %v, want %v", n, inItem(it), want)
+		}
+		// The array is the smallest of 16, 32, 48 and 64 bytes that fits
+		// (each sum is one of the allocator's size classes).
+		if n <= 64 {
+			want := uint64(unsafe.Sizeof(item{})) + uint64(max(16, (n+15)/16*16))
+			// Anything else the process allocates meanwhile adds a little;
+			// the next size class would add 16 bytes.
+			if got := bytesPerItem(key); got < want || got >= want+16 {
+				t.Errorf("%d-byte key: a %d-byte item, want %d", n, got, want)
+			}
 		}
 	}
 	e := stringEntry(t, "v")
-	it := newItem("song:1", e)
-	if got, _ := it.loadLocked(); got.Value != e.Value || it.key != "song:1" {
-		t.Fatalf("newItem: key %q, entry %+v", it.key, got)
+	it := newItem(strings.Clone("song:1"), e)
+	if got, _ := it.loadLocked(); got.Value != e.Value || it.key != "song:1" || !inItem(it) {
+		t.Fatalf("newItem: key %q (in the item: %v), entry %+v", it.key, inItem(it), got)
 	}
+}
+
+// bytesPerItem is how many bytes the heap gives keyedItem(key).
+func bytesPerItem(key string) uint64 {
+	const n = 4000
+	keep := make([]*item, n)
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	for i := range keep {
+		keep[i] = keyedItem(key)
+	}
+	runtime.ReadMemStats(&after)
+	runtime.KeepAlive(keep)
+	return (after.TotalAlloc - before.TotalAlloc) / n
 }
