@@ -6,6 +6,8 @@ import (
 	"errors"
 	"io"
 	"net"
+
+	"github.com/go-sql-driver/mysql"
 )
 
 // readAgain runs read, which only reads, and runs it again, on another
@@ -13,7 +15,9 @@ import (
 // already dead. A network cut kills every idle connection of the pool at
 // once, and database/sql replaces only those a driver reports as bad before
 // it sends anything; pgx finds out when its write or read fails, and then
-// closes the connection, so the pool drops it. Without this, each idle
+// closes the connection, so the pool drops it; the MySQL driver checks an
+// idle connection before it uses it, which narrows the window but does not
+// close it. Without this, each idle
 // connection the cut killed would fail one read after the network is whole
 // again. read reports through delivered whether it has handed rows to its
 // caller, after which a retry would hand them twice: then its error stands.
@@ -29,8 +33,12 @@ func (s *Store) readAgain(ctx context.Context, read func(delivered *bool) error)
 }
 
 // lostConn reports an error that says the connection broke under the
-// statement, rather than the statement failing.
+// statement, rather than the statement failing. The MySQL driver checks an
+// idle connection before it uses it, but a cut whose reset arrives after
+// that check fails the statement with mysql.ErrInvalidConn (a CI run saw
+// it in TestMySQLReadsAfterCut), after the driver has closed the connection.
 func lostConn(err error) bool {
 	var ne net.Error
-	return errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, sqldriver.ErrBadConn) || errors.As(err, &ne)
+	return errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, sqldriver.ErrBadConn) ||
+		errors.Is(err, mysql.ErrInvalidConn) || errors.As(err, &ne)
 }
