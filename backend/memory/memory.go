@@ -14,8 +14,8 @@
 // its low bits the slot, and it is stored in the slot to skip the keys that
 // do not match. A slot holds a pointer to an item (item.go): the key and
 // its entry, with a key of up to 64 bytes copied into the item's own
-// allocation, so that a search reads the item and compares its key without
-// another cache miss. Each shard has a writer mutex. An overwrite changes the item
+// allocation, so that a search that reads the item finds its key there too
+// (in the item's one cache line, for a key of up to 16 bytes). Each shard has a writer mutex. An overwrite changes the item
 // in place under it, as a seqlock: the item's version word is odd while
 // its entry's words are stored, and a reader that saw the word change reads
 // again. Adding a key stores a new item in a slot, removing one a
