@@ -157,10 +157,12 @@
 // 30 s, bounded by ctx) instead of returning them.
 //
 // A network cut kills every idle connection in the pool at once. A read (Get,
-// GetMany, Scan) that gets one of them runs again on another, at most once
-// per idle connection plus one, as long as it has handed no row to its
-// caller; a write is not run again, since whether it reached the server is
-// not known, and fails with ErrStorageWriteFailed.
+// GetMany, Scan) that gets one of them, and so fails at once, runs again on
+// another, at most once per idle connection plus one, as long as it has
+// handed no row to its caller; a read that failed after a second (a timeout,
+// a stalled server) is not run again. A write is not run again, since
+// whether it reached the server is not known, and fails with
+// ErrStorageWriteFailed.
 //
 // # Other processes' writes
 //
