@@ -85,10 +85,10 @@ func newItem(key string, e driver.Entry) *item {
 // into the item's own allocation, right after its other fields, where a key
 // of its own would be a third dependent cache miss for every search that
 // finds the slot: in a table larger than the processor's cache, these
-// misses are most of a Get's time. A key of up to 16 bytes makes a 64-byte
-// item, one cache line; longer ones make items of 80 to 112 bytes, which
-// may span two or three. The key's own string stays the index's, so a key
-// up to 64 bytes long is held twice.
+// misses are most of a Get's time. On a 64-bit platform a key of up to 16
+// bytes makes a 64-byte item, one cache line; longer ones make items of 80
+// to 112 bytes, which may span two or three. The key's own string stays
+// the index's, so a key up to 64 bytes long is held twice.
 func keyedItem(key string) *item {
 	switch n := len(key); {
 	case n <= 16:
