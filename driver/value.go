@@ -69,7 +69,8 @@ const (
 // Value is an encoded, immutable value: what a backend stores. Backends that
 // keep values in memory keep the Value itself (or its halves: see Parts);
 // backends that persist bytes use Value.Bytes and ParseValue, or the JSON
-// form (Value.Type, Value.JSON and ValueFromJSON). A Value never shares memory with the caller's value.
+// form (Value.Type, Value.JSON and ValueFromJSON). A Value never shares
+// memory with the caller's value.
 type Value struct {
 	kind Kind
 	// x is the Go value itself for strings, bools, numbers and times, and

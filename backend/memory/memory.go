@@ -12,21 +12,21 @@
 //
 // One maphash hash per key does all the work: its top bits pick the shard,
 // its low bits the slot, and it is stored in the slot to skip the keys that
-// do not match. A slot holds a pointer to an item (item.go): the key and
-// its entry, with a key of up to 64 bytes copied into the item's own
-// allocation, so that a search that reads the item finds its key there too
-// (in the item's one cache line, for a key of up to 16 bytes). Each shard has a writer mutex. An overwrite changes the item
-// in place under it, as a seqlock: the item's version word is odd while
-// its entry's words are stored, and a reader that saw the word change reads
-// again. Adding a key stores a new item in a slot, removing one a
-// tombstone, each one atomic store. So readers take no lock. Each shard
-// also has a sequence number that is odd while a batch (or a Load) changes
-// the shard; a reader checks it before and after its search and, if a
-// batch got in the way (or overwrites did, a few tries running), reads
-// again under the mutex. A batch makes all its
-// shards odd before its first write and even after its last, so a reader
-// never sees half a batch. GetMany, which reads several keys at one
-// instant, reads under the shards' mutexes.
+// do not match. A slot holds a pointer to an item (item.go): the key and its
+// entry, with a key of up to 64 bytes copied into the item's own allocation,
+// so that a search that reads the item finds its key there too (in the item's
+// one cache line, for a key of up to 16 bytes). Each shard has a writer
+// mutex. An overwrite changes the item in place under it, as a seqlock: the
+// item's version word is odd while its entry's words are stored, and a reader
+// that saw the word change reads again. Adding a key stores a new item in a
+// slot, removing one a tombstone, each one atomic store. So readers take no
+// lock. Each shard also has a sequence number that is odd while a batch (or a
+// Load) changes the shard; a reader checks it before and after its search
+// and, if a batch got in the way (or overwrites did, a few tries running),
+// reads again under the mutex. A batch makes all its shards odd before its
+// first write and even after its last, so a reader never sees half a batch.
+// GetMany, which reads several keys at one instant, reads under the shards'
+// mutexes.
 // (Go's built-in map cannot be read while it is written, which is why the
 // shards do not use one: with a map, every read takes a lock, and the lock's
 // reader count is a cache line that all cores write.)
