@@ -10,9 +10,9 @@
 // long use in etcd) that serves range scans, so a pattern with a literal
 // prefix reads only its range instead of every key.
 //
-// One maphash hash per key does all the work: its top bits pick the shard,
-// its low bits the slot, and it is stored in the slot to skip the keys that
-// do not match. A slot holds a pointer to an item (item.go): the key and its
+// One 64-bit hash per key (hash.go) does all the work: its top bits pick
+// the shard, its low bits the slot, and it is stored in the slot to skip the
+// keys that do not match. A slot holds a pointer to an item (item.go): the key and its
 // entry, with a key of up to 64 bytes copied into the item's own allocation,
 // so that a search that reads the item finds its key there too (in the item's
 // one cache line, for a key of up to 16 bytes). Each shard has a writer
@@ -56,7 +56,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"hash/maphash"
 	"iter"
 	"runtime"
 	"slices"
@@ -103,7 +102,7 @@ func newIndex() *btree.BTreeG[string] {
 // Store is the memory backend.
 type Store struct {
 	shards [nShards]shard // first, so that each shard has its own cache line
-	seed   maphash.Seed
+	hasher hasher
 
 	idxMu sync.RWMutex
 	idx   *btree.BTreeG[string] // every key; guarded by idxMu
@@ -126,19 +125,15 @@ var errClosed = &driver.Error{Code: driver.CodeClosed}
 
 // New returns an empty, open memory backend.
 func New() *Store {
-	s := &Store{seed: maphash.MakeSeed(), idx: newIndex()}
+	s := &Store{hasher: newHasher(), idx: newIndex()}
 	for i := range s.shards {
 		s.shards[i].tab.Store(newTable(0))
 	}
 	return s
 }
 
-// hash is maphash.Comparable rather than maphash.String: one call to the
-// runtime's string hasher instead of three nested calls around it (12
-// fewer instructions per Get under bench/cachesim.sh). For keys of 1 to 128
-// bytes the two give the same hash; either would do, since s.hash is the
-// only hash the store uses.
-func (s *Store) hash(key string) uint64 { return maphash.Comparable(s.seed, key) }
+// hash is the hash of key that the store's tables use (hash.go).
+func (s *Store) hash(key string) uint64 { return s.hasher.sum(key) }
 
 func shardOf(h uint64) int { return int(h >> shardShift) }
 

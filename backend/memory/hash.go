@@ -1,0 +1,64 @@
+package memory
+
+import (
+	"encoding/binary"
+	"hash/maphash"
+	"math/bits"
+	"math/rand/v2"
+	"unsafe"
+)
+
+// hasher is a Store's hash of keys: its top bits pick the shard, its low
+// bits the slot, and all 64 are kept in the slot.
+//
+// A key of up to 16 bytes, which is nearly every key an application uses,
+// is hashed here, in about 20 instructions: its bytes as two words (which
+// overlap for keys shorter than 16 bytes), each mixed with a secret key and
+// multiplied, the 128-bit product folded to 64 bits, then mixed again
+// with the length. Longer keys go to maphash. hash/maphash took about 55
+// instructions for a 13-byte key (a generic function, a call through its
+// hasher table and the runtime's AES hash), which was a tenth of a whole
+// Get through the front (bench/cachesim.sh). A Get's time is mostly cache
+// misses, but how many of them the processor can overlap depends on how
+// many instructions each Get takes (see BENCHMARKS.md, session 6).
+//
+// The secrets are random per Store, as maphash's seed is, so that no one
+// who chooses keys can choose ones that collide without knowing them.
+type hasher struct {
+	seed           maphash.Seed
+	k0, k1, k2, k3 uint64
+}
+
+func newHasher() hasher {
+	// math/rand/v2's top-level functions draw from a generator seeded by
+	// the operating system, for each process.
+	return hasher{seed: maphash.MakeSeed(), k0: rand.Uint64(), k1: rand.Uint64(), k2: rand.Uint64(), k3: rand.Uint64()}
+}
+
+// fold multiplies x by y and folds the 128-bit product to 64 bits, so that
+// every bit of the result depends on every bit of both.
+func fold(x, y uint64) uint64 {
+	hi, lo := bits.Mul64(x, y)
+	return hi ^ lo
+}
+
+// sum returns key's hash.
+func (h *hasher) sum(key string) uint64 {
+	n := len(key)
+	if n > 16 {
+		return maphash.String(h.seed, key)
+	}
+	// A read-only view of key's bytes, for loads of whole words.
+	b := unsafe.Slice(unsafe.StringData(key), n)
+	var x, y uint64
+	switch {
+	case n >= 8:
+		x, y = binary.LittleEndian.Uint64(b), binary.LittleEndian.Uint64(b[n-8:])
+	case n >= 4:
+		x, y = uint64(binary.LittleEndian.Uint32(b)), uint64(binary.LittleEndian.Uint32(b[n-4:]))
+	case n > 0:
+		// Bytes 0, n/2 and n-1 are all of a key of 1 to 3 bytes.
+		x = uint64(b[0])<<16 | uint64(b[n/2])<<8 | uint64(b[n-1])
+	}
+	return fold(fold(x^h.k0, y^h.k1)^h.k2, uint64(n)^h.k3)
+}
