@@ -40,17 +40,31 @@ func checkKey(k string) error {
 
 // plainASCII reports whether k is all ASCII without NUL: the common key,
 // checked eight bytes at a time (a byte at a time cost a third of a Get).
+// A key of 8 to 16 bytes, the commonest, is checked inline as two words
+// (which overlap below 16 bytes).
 func plainASCII(k string) bool {
-	const (
-		ones = 0x0101010101010101
-		high = 0x8080808080808080
-	)
+	if n := len(k); n >= 8 && n <= 16 {
+		b := unsafe.Slice(unsafe.StringData(k), n)
+		return (badBytes(binary.LittleEndian.Uint64(b))|badBytes(binary.LittleEndian.Uint64(b[n-8:])))&asciiHigh == 0
+	}
+	return plainASCIIAny(k)
+}
+
+const asciiHigh = 0x8080808080808080
+
+// badBytes sets the high bit of a byte of w that has its own high bit set,
+// or that is zero: (w-ones)&^w sets the high bit of the lowest zero byte
+// (and perhaps of bytes above it, which only matters when there is a zero
+// byte anyway). Bits other than the high ones are garbage.
+func badBytes(w uint64) uint64 {
+	const ones = 0x0101010101010101
+	return w | (w-ones)&^w
+}
+
+// plainASCIIAny is plainASCII for a key of any length.
+func plainASCIIAny(k string) bool {
 	// A read-only view of k's bytes, so that each word is one load.
 	b := unsafe.Slice(unsafe.StringData(k), len(k))
-	// bad reports a byte with its high bit set, or a zero byte: (w-ones)&^w
-	// sets the high bit of the lowest zero byte (and perhaps of bytes above
-	// it, which only matters when there is a zero byte anyway).
-	bad := func(w uint64) bool { return (w|(w-ones)&^w)&high != 0 }
 	if len(b) < 8 {
 		for _, c := range b {
 			if c == 0 || c >= utf8.RuneSelf {
@@ -60,13 +74,13 @@ func plainASCII(k string) bool {
 		return true
 	}
 	for len(b) > 8 {
-		if bad(binary.LittleEndian.Uint64(b)) {
+		if badBytes(binary.LittleEndian.Uint64(b))&asciiHigh != 0 {
 			return false
 		}
 		b = b[8:]
 	}
 	// The last eight bytes, which may overlap bytes already checked.
-	return !bad(binary.LittleEndian.Uint64(unsafe.Slice(unsafe.StringData(k[len(k)-8:]), 8)))
+	return badBytes(binary.LittleEndian.Uint64(unsafe.Slice(unsafe.StringData(k[len(k)-8:]), 8)))&asciiHigh == 0
 }
 
 // stored returns the key a backend stores for the caller's key.
@@ -169,53 +183,88 @@ func decode(op, key string, e driver.Entry) (any, error) {
 
 // Get returns the live value under key, or ErrStorageNotFound.
 func (s *store) Get(ctx context.Context, key string) (interface{}, error) {
+	// The common read goes straight to the backend and back: a plain value
+	// without a deadline, found. Any other answer is settled as getEntry
+	// settles it. (Under bench/cachesim.sh this path is about 40 of a Get's
+	// 470 instructions fewer than getEntry's.)
+	if b := s.direct(ctx, key); b != nil {
+		e, ok, err := b.Get(ctx, s.stored(key))
+		if ok && err == nil && e.Expires == 0 {
+			if x, plain := e.Value.Plain(); plain {
+				s.c.stats.hits.Add(1)
+				return x, nil
+			}
+		}
+		e, err = s.settle("get", key, e, ok, err, true)
+		return valueOf("get", key, e, err)
+	}
 	e, err := s.getEntry(ctx, "get", key)
+	return valueOf("get", key, e, err)
+}
+
+// valueOf returns the Go value of the entry a read found, or its error.
+func valueOf(op, key string, e driver.Entry, err error) (any, error) {
 	if err != nil {
 		return nil, err
 	}
 	if x, ok := e.Value.Plain(); ok {
 		return x, nil
 	}
-	return decode("get", key, e)
+	return decode(op, key, e)
+}
+
+// direct returns the backend when a read of key can go straight to it:
+// the key is a plain one, the store runs, ctx is live, the namespace (if
+// any) is valid and there is no read cache in between. Otherwise it returns
+// nil, and the read takes the long way, which tells what failed.
+func (s *store) direct(ctx context.Context, key string) driver.Backend {
+	c := s.c
+	ref := c.b.Load()
+	if ref == nil || s.nsErr != nil || c.state.Load() != stateRunning || c.cache.Load() != nil ||
+		len(key) == 0 || len(key) > MaxKeyLen || !plainASCII(key) || ctx.Err() != nil {
+		return nil
+	}
+	return ref.Backend
 }
 
 // getEntry fetches the live entry under key, through the read cache if any,
 // and counts the hit or miss.
 func (s *store) getEntry(ctx context.Context, op, key string) (driver.Entry, error) {
-	// checkKey and begin in one go, for the common case; they run again,
-	// in their order, to tell what failed.
-	c := s.c
-	var b driver.Backend
-	if ref := c.b.Load(); ref != nil && s.nsErr == nil && c.state.Load() == stateRunning &&
-		len(key) != 0 && len(key) <= MaxKeyLen && plainASCII(key) && ctx.Err() == nil {
-		b = ref.Backend
-	} else {
-		if err := checkKey(key); err != nil {
-			return driver.Entry{}, invalid(op, key, err)
-		}
-		var err error
-		if b, err = s.begin(ctx, op, key, CodeReadFailed); err != nil {
-			return driver.Entry{}, err
-		}
+	if b := s.direct(ctx, key); b != nil {
+		e, ok, err := b.Get(ctx, s.stored(key))
+		return s.settle(op, key, e, ok, err, true)
+	}
+	if err := checkKey(key); err != nil {
+		return driver.Entry{}, invalid(op, key, err)
+	}
+	b, err := s.begin(ctx, op, key, CodeReadFailed)
+	if err != nil {
+		return driver.Entry{}, err
 	}
 	var (
-		e   driver.Entry
-		ok  bool
-		err error
+		e  driver.Entry
+		ok bool
 	)
-	rc := c.cache.Load()
+	rc := s.c.cache.Load()
 	if rc != nil {
 		e, ok, err = rc.get(ctx, b, s.stored(key))
 	} else {
 		e, ok, err = b.Get(ctx, s.stored(key))
 	}
+	return s.settle(op, key, e, ok, err, rc == nil)
+}
+
+// settle turns a backend's answer to a read of key into the live entry or
+// an error. count says whether to count the hit or miss: the read cache
+// counts its own.
+func (s *store) settle(op, key string, e driver.Entry, ok bool, err error, count bool) (driver.Entry, error) {
 	if err != nil {
 		return driver.Entry{}, s.fail(op, key, CodeReadFailed, err)
 	}
 	if ok && e.Expires != 0 && !e.Live(nowMs()) {
 		ok = false
 	}
-	if rc == nil { // the read cache counts its own hits and misses
+	if count {
 		if ok {
 			s.c.stats.hits.Add(1)
 		} else {
