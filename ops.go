@@ -213,18 +213,19 @@ func valueOf(op, key string, e driver.Entry, err error) (any, error) {
 	return decode(op, key, e)
 }
 
-// direct returns the backend when a read of key can go straight to it:
-// the key is a plain one, the store runs, ctx is live, the namespace (if
-// any) is valid and there is no read cache in between. Otherwise it returns
-// nil, and the read takes the long way, which tells what failed.
-func (s *store) direct(ctx context.Context, key string) driver.Backend {
+// direct returns the backend when a read or a write of key can go straight
+// to it: the key is a plain one, the store runs, ctx is live, the namespace
+// (if any) is valid and there is no read cache in between. Otherwise it
+// returns nil, and the operation takes the long way, which tells what
+// failed.
+func (s *store) direct(ctx context.Context, key string) *backendRef {
 	c := s.c
 	ref := c.b.Load()
 	if ref == nil || s.nsErr != nil || c.state.Load() != stateRunning || c.cache.Load() != nil ||
 		len(key) == 0 || len(key) > MaxKeyLen || !plainASCII(key) || ctx.Err() != nil {
 		return nil
 	}
-	return ref.Backend
+	return ref
 }
 
 // getEntry fetches the live entry under key, through the read cache if any,
@@ -292,8 +293,13 @@ func (s *store) Exists(ctx context.Context, key string) bool {
 // Set stores value under key; ttl > 0 makes it expire ttl from now.
 func (s *store) Set(ctx context.Context, key string, value interface{}, ttl time.Duration) error {
 	const op = "set"
-	if err := checkKey(key); err != nil {
-		return invalid(op, key, err)
+	// As in Get, direct spares the common Set the key check and begin; the
+	// errors keep their order (key, ttl, value, then closed or ctx).
+	ref := s.direct(ctx, key)
+	if ref == nil {
+		if err := checkKey(key); err != nil {
+			return invalid(op, key, err)
+		}
 	}
 	if ttl < 0 {
 		return invalid(op, key, errors.New("negative ttl"))
@@ -302,15 +308,24 @@ func (s *store) Set(ctx context.Context, key string, value interface{}, ttl time
 	if err != nil {
 		return err
 	}
-	b, err := s.begin(ctx, op, key, CodeWriteFailed)
-	if err != nil {
+	var b driver.Backend
+	if ref != nil {
+		b = ref.Backend
+	} else if b, err = s.begin(ctx, op, key, CodeWriteFailed); err != nil {
 		return err
 	}
 	var exp int64
 	if ttl > 0 {
 		exp = deadline(wallNanos(), ttl)
 	}
-	return s.applyOne(ctx, b, op, key, driver.Write{Key: s.stored(key), Entry: driver.Entry{Value: v, Expires: exp}})
+	w := driver.Write{Key: s.stored(key), Entry: driver.Entry{Value: v, Expires: exp}}
+	if ref != nil && ref.one != nil { // direct: no read cache to keep coherent
+		if err := ref.one.ApplyOne(ctx, w); err != nil {
+			return s.fail(op, key, CodeWriteFailed, err)
+		}
+		return nil
+	}
+	return s.applyOne(ctx, b, op, key, w)
 }
 
 // apply hands a write set to the backend, keeping the read cache coherent.

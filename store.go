@@ -42,8 +42,18 @@ type core struct {
 	watchStop chan struct{} // closed by Stop; guarded by mu
 }
 
-// backendRef lets the backend be swapped atomically on restart.
-type backendRef struct{ driver.Backend }
+// backendRef lets the backend be swapped atomically on restart. one is the
+// backend as a driver.OneWriter, or nil, asserted once here rather than on
+// every Set.
+type backendRef struct {
+	driver.Backend
+	one driver.OneWriter
+}
+
+func newBackendRef(b driver.Backend) *backendRef {
+	one, _ := b.(driver.OneWriter)
+	return &backendRef{b, one}
+}
 
 type stats struct {
 	hits, misses, evictions, expirations counter
@@ -201,7 +211,7 @@ func (s *store) Start(ctx context.Context) error {
 		if err != nil {
 			return wrapErr("open", "", CodeReadFailed, err)
 		}
-		c.b.Store(&backendRef{b})
+		c.b.Store(newBackendRef(b))
 	}
 	c.stats.reset()
 	c.cache.Store(nil)

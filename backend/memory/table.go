@@ -95,7 +95,7 @@ func (t *table) lookup(h uint64, key string) (i uint64, old *item, free int) {
 			}
 			continue
 		}
-		if sl.h.Load() == h && p.key == key {
+		if sl.h.Load() == h && sameKey(p.key, key) {
 			return i, p, free
 		}
 	}
