@@ -124,10 +124,19 @@ func wrapErr(op, key string, code int, err error) error {
 // begin checks everything that can fail before a backend is touched, and
 // returns the backend to use.
 func (s *store) begin(ctx context.Context, op, key string, code int) (driver.Backend, error) {
+	ref, err := s.beginRef(ctx, op, key, code)
+	if err != nil {
+		return nil, err
+	}
+	return ref.b, nil
+}
+
+// beginRef is begin for applyOne, which wants the backend's reference.
+func (s *store) beginRef(ctx context.Context, op, key string, code int) (*backendRef, error) {
 	if s.nsErr != nil {
 		return nil, invalid(op, key, s.nsErr)
 	}
-	b := s.c.backend()
+	b := s.c.b.Load()
 	if s.c.state.Load() != stateRunning || b == nil {
 		return nil, &Error{Op: op, Key: key, Code: CodeClosed}
 	}
@@ -185,10 +194,10 @@ func decode(op, key string, e driver.Entry) (any, error) {
 func (s *store) Get(ctx context.Context, key string) (interface{}, error) {
 	// The common read goes straight to the backend and back: a plain value
 	// without a deadline, found. Any other answer is settled as getEntry
-	// settles it. (Under bench/cachesim.sh this path is about 40 of a Get's
-	// 470 instructions fewer than getEntry's.)
-	if b := s.direct(ctx, key); b != nil {
-		e, ok, err := b.Get(ctx, s.stored(key))
+	// settles it. (Session 6 counted this path at about 40 instructions
+	// fewer than the way through getEntry, of a Get's 470: BENCHMARKS.md.)
+	if ref := s.ready(ctx); ref != nil && plainKey(key) {
+		e, ok, err := ref.b.Get(ctx, s.stored(key))
 		if ok && err == nil && e.Expires == 0 {
 			if x, plain := e.Value.Plain(); plain {
 				s.c.stats.hits.Add(1)
@@ -213,16 +222,20 @@ func valueOf(op, key string, e driver.Entry, err error) (any, error) {
 	return decode(op, key, e)
 }
 
-// direct returns the backend when a read or a write of key can go straight
-// to it: the key is a plain one, the store runs, ctx is live, the namespace
-// (if any) is valid and there is no read cache in between. Otherwise it
-// returns nil, and the operation takes the long way, which tells what
-// failed.
-func (s *store) direct(ctx context.Context, key string) *backendRef {
+// plainKey reports whether key passes checkKey for the quickest of reasons:
+// a length in range and plain ASCII without NUL.
+func plainKey(key string) bool {
+	return len(key) != 0 && len(key) <= MaxKeyLen && plainASCII(key)
+}
+
+// ready returns the backend when an operation on a plain key (plainKey)
+// can go straight to it: the store runs, ctx is live, the namespace (if
+// any) is valid and there is no read cache in between. Otherwise it returns
+// nil, and checkKey and begin tell what is in the way.
+func (s *store) ready(ctx context.Context) *backendRef {
 	c := s.c
 	ref := c.b.Load()
-	if ref == nil || s.nsErr != nil || c.state.Load() != stateRunning || c.cache.Load() != nil ||
-		len(key) == 0 || len(key) > MaxKeyLen || !plainASCII(key) || ctx.Err() != nil {
+	if ref == nil || s.nsErr != nil || c.state.Load() != stateRunning || c.cache.Load() != nil || ctx.Err() != nil {
 		return nil
 	}
 	return ref
@@ -231,8 +244,8 @@ func (s *store) direct(ctx context.Context, key string) *backendRef {
 // getEntry fetches the live entry under key, through the read cache if any,
 // and counts the hit or miss.
 func (s *store) getEntry(ctx context.Context, op, key string) (driver.Entry, error) {
-	if b := s.direct(ctx, key); b != nil {
-		e, ok, err := b.Get(ctx, s.stored(key))
+	if ref := s.ready(ctx); ref != nil && plainKey(key) {
+		e, ok, err := ref.b.Get(ctx, s.stored(key))
 		return s.settle(op, key, e, ok, err, true)
 	}
 	if err := checkKey(key); err != nil {
@@ -293,10 +306,7 @@ func (s *store) Exists(ctx context.Context, key string) bool {
 // Set stores value under key; ttl > 0 makes it expire ttl from now.
 func (s *store) Set(ctx context.Context, key string, value interface{}, ttl time.Duration) error {
 	const op = "set"
-	// As in Get, direct spares the common Set the key check and begin; the
-	// errors keep their order (key, ttl, value, then closed or ctx).
-	ref := s.direct(ctx, key)
-	if ref == nil {
+	if !plainKey(key) {
 		if err := checkKey(key); err != nil {
 			return invalid(op, key, err)
 		}
@@ -308,24 +318,20 @@ func (s *store) Set(ctx context.Context, key string, value interface{}, ttl time
 	if err != nil {
 		return err
 	}
-	var b driver.Backend
-	if ref != nil {
-		b = ref.Backend
-	} else if b, err = s.begin(ctx, op, key, CodeWriteFailed); err != nil {
-		return err
+	// After the encoding, which may take long (or, through a MarshalJSON,
+	// cancel ctx or stop the store): as in Get, ready spares the common
+	// Set the work of begin.
+	ref := s.ready(ctx)
+	if ref == nil {
+		if ref, err = s.beginRef(ctx, op, key, CodeWriteFailed); err != nil {
+			return err
+		}
 	}
 	var exp int64
 	if ttl > 0 {
 		exp = deadline(wallNanos(), ttl)
 	}
-	w := driver.Write{Key: s.stored(key), Entry: driver.Entry{Value: v, Expires: exp}}
-	if ref != nil && ref.one != nil { // direct: no read cache to keep coherent
-		if err := ref.one.ApplyOne(ctx, w); err != nil {
-			return s.fail(op, key, CodeWriteFailed, err)
-		}
-		return nil
-	}
-	return s.applyOne(ctx, b, op, key, w)
+	return s.applyOne(ctx, ref, op, key, driver.Write{Key: s.stored(key), Entry: driver.Entry{Value: v, Expires: exp}})
 }
 
 // apply hands a write set to the backend, keeping the read cache coherent.
@@ -344,12 +350,11 @@ func (s *store) apply(ctx context.Context, b driver.Backend, op, key string, ws 
 // is a driver.OneWriter. A backend behind the read cache talks to a server,
 // where the slice costs nothing worth saving, so it takes apply and its
 // cache invalidation.
-func (s *store) applyOne(ctx context.Context, b driver.Backend, op, key string, w driver.Write) error {
-	one, ok := b.(driver.OneWriter)
-	if !ok || s.c.cache.Load() != nil {
-		return s.apply(ctx, b, op, key, []driver.Write{w})
+func (s *store) applyOne(ctx context.Context, ref *backendRef, op, key string, w driver.Write) error {
+	if ref.one == nil || s.c.cache.Load() != nil {
+		return s.apply(ctx, ref.b, op, key, []driver.Write{w})
 	}
-	if err := one.ApplyOne(ctx, w); err != nil {
+	if err := ref.one.ApplyOne(ctx, w); err != nil {
 		return s.fail(op, key, CodeWriteFailed, err)
 	}
 	return nil
@@ -361,11 +366,11 @@ func (s *store) Delete(ctx context.Context, key string) error {
 	if err := checkKey(key); err != nil {
 		return invalid(op, key, err)
 	}
-	b, err := s.begin(ctx, op, key, CodeWriteFailed)
+	ref, err := s.beginRef(ctx, op, key, CodeWriteFailed)
 	if err != nil {
 		return err
 	}
-	return s.applyOne(ctx, b, op, key, driver.Write{Key: s.stored(key), Delete: true})
+	return s.applyOne(ctx, ref, op, key, driver.Write{Key: s.stored(key), Delete: true})
 }
 
 // GetBatch returns the live values of keys; missing keys are left out.

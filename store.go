@@ -46,7 +46,7 @@ type core struct {
 // backend as a driver.OneWriter, or nil, asserted once here rather than on
 // every Set.
 type backendRef struct {
-	driver.Backend
+	b   driver.Backend
 	one driver.OneWriter
 }
 
@@ -286,7 +286,7 @@ func (c *core) closeBackend(ctx context.Context) error {
 	if ref == nil {
 		return nil
 	}
-	if err := ref.Close(ctx); err != nil {
+	if err := ref.b.Close(ctx); err != nil {
 		return wrapErr("close", "", CodeWriteFailed, err)
 	}
 	return nil
@@ -332,7 +332,7 @@ func (s *store) HealthCheck() HealthStatus {
 // backend returns the open backend, or nil.
 func (c *core) backend() driver.Backend {
 	if ref := c.b.Load(); ref != nil {
-		return ref.Backend
+		return ref.b
 	}
 	return nil
 }

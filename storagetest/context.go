@@ -68,6 +68,32 @@ func testContext(t *testing.T, s *suite) {
 		defer cancel()
 		checkCtxOps(t, st, ctx, context.DeadlineExceeded)
 	})
+	// A value whose encoding takes long may outlive its ctx: the ctx is
+	// checked after the encoding, not only before.
+	s.run(t, "CanceledWhileEncoding", func(t *testing.T, st store) {
+		ctx, cancel := context.WithCancel(t.Context())
+		defer cancel()
+		v := cancelOnEncode{cancel}
+		if err := st.Set(ctx, "new", v, 0); !errors.Is(err, context.Canceled) || codeProblem(err, foxstore.CodeWriteFailed) != "" {
+			t.Errorf("Set of a value whose encoding cancels ctx: %v, want %d matching %v", err, foxstore.CodeWriteFailed, context.Canceled)
+		}
+		ctx, cancel = context.WithCancel(t.Context())
+		defer cancel()
+		v = cancelOnEncode{cancel}
+		if err := st.SetBatch(ctx, map[string]any{"new": v, "other": "v"}); !errors.Is(err, context.Canceled) || codeProblem(err, foxstore.CodeWriteFailed) != "" {
+			t.Errorf("SetBatch of a value whose encoding cancels ctx: %v, want %d matching %v", err, foxstore.CodeWriteFailed, context.Canceled)
+		}
+		wantMissing(t, st, "new")
+		wantMissing(t, st, "other")
+	})
+}
+
+// cancelOnEncode is a value that cancels a ctx when it is encoded.
+type cancelOnEncode struct{ cancel context.CancelFunc }
+
+func (c cancelOnEncode) MarshalJSON() ([]byte, error) {
+	c.cancel()
+	return []byte(`"encoded"`), nil
 }
 
 // checkCtxOps runs every operation with an ended ctx: each must fail with an
