@@ -12,15 +12,15 @@ import (
 // bits the slot, and all 64 are kept in the slot.
 //
 // A key of up to 16 bytes, which is nearly every key an application uses,
-// is hashed here, in about 20 instructions: its bytes as two words (which
-// overlap for keys shorter than 16 bytes), each mixed with a secret key and
-// multiplied, the 128-bit product folded to 64 bits, then mixed again
-// with the length. Longer keys go to maphash. hash/maphash took about 55
-// instructions for a 13-byte key (a generic function, a call through its
-// hasher table and the runtime's AES hash), which was a tenth of a whole
-// Get through the front (bench/cachesim.sh). A Get's time is mostly cache
-// misses, but how many of them the processor can overlap depends on how
-// many instructions each Get takes (see BENCHMARKS.md, session 6).
+// is hashed here, in about 30 instructions on amd64 with the call: its
+// bytes as two words (which overlap for keys shorter than 16 bytes), each
+// mixed with a secret key and multiplied, the 128-bit product folded to 64
+// bits, then mixed again with the length. Longer keys go to maphash, which
+// took about 55 instructions for a 13-byte key (a generic function, a call
+// through its hasher table and the runtime's AES hash), a tenth of a whole
+// Get through the front, counted under callgrind. A Get's time is mostly
+// cache misses, but how many of them the processor can overlap seems to
+// depend on how many instructions each Get takes (BENCHMARKS.md, session 6).
 //
 // The secrets are random per Store, as maphash's seed is, so that no one
 // who chooses keys can choose ones that collide without knowing them.
@@ -36,7 +36,9 @@ func newHasher() hasher {
 }
 
 // fold multiplies x by y and folds the 128-bit product to 64 bits, so that
-// every bit of the result depends on every bit of both.
+// the result's low bits depend on the high bits of both as well as the low
+// ones. (It is 0 whenever x or y is: sum's x and y are mixed with secrets,
+// so no one can choose keys that make them 0.)
 func fold(x, y uint64) uint64 {
 	hi, lo := bits.Mul64(x, y)
 	return hi ^ lo
@@ -48,9 +50,9 @@ func (h *hasher) sum(key string) uint64 {
 	if n > 16 {
 		return maphash.String(h.seed, key)
 	}
+	var x, y uint64
 	// A read-only view of key's bytes, for loads of whole words.
 	b := unsafe.Slice(unsafe.StringData(key), n)
-	var x, y uint64
 	switch {
 	case n >= 8:
 		x, y = binary.LittleEndian.Uint64(b), binary.LittleEndian.Uint64(b[n-8:])

@@ -51,8 +51,9 @@ func TestHashSpreads(t *testing.T) {
 			t.Errorf("shard %d holds %d keys; the mean is %d", i, c, mean)
 		}
 	}
-	// With 100,000 keys in 131,072 buckets, a random hash fills about 47%
-	// of them and puts at most 8 or so in any one.
+	// With 100,000 keys in 131,072 buckets, a random hash fills 53.4% of
+	// them (1 - e^-0.763), give or take 0.2%, and puts at most 8 or so in
+	// any one.
 	filled, most := 0, 0
 	for _, c := range slots {
 		if c > 0 {
@@ -60,7 +61,7 @@ func TestHashSpreads(t *testing.T) {
 		}
 		most = max(most, c)
 	}
-	if filled < len(slots)*44/100 || most > 10 {
+	if filled < len(slots)*52/100 || most > 10 {
 		t.Errorf("low bits: %d of %d buckets filled, at most %d keys in one", filled, len(slots), most)
 	}
 	if h2 := newHasher(); h2.sum("user:1") == h.sum("user:1") {

@@ -12,10 +12,10 @@
 //
 // One 64-bit hash per key (hash.go) does all the work: its top bits pick
 // the shard, its low bits the slot, and it is stored in the slot to skip the
-// keys that do not match. A slot holds a pointer to an item (item.go): the key and its
-// entry, with a key of up to 64 bytes copied into the item's own allocation,
-// so that a search that reads the item finds its key there too (in the item's
-// one cache line, for a key of up to 16 bytes). Each shard has a writer
+// keys that do not match. A slot holds a pointer to an item (item.go): the
+// key and its entry, with a key of up to 64 bytes copied into the item's own
+// allocation, so that a search that reads the item finds its key there too
+// (in the item's one cache line, for a key of up to 16 bytes). Each shard has a writer
 // mutex. An overwrite changes the item in place under it, as a seqlock: the
 // item's version word is odd while its entry's words are stored, and a reader
 // that saw the word change reads again. Adding a key stores a new item in a
@@ -102,7 +102,8 @@ func newIndex() *btree.BTreeG[string] {
 // Store is the memory backend.
 type Store struct {
 	shards [nShards]shard // first, so that each shard has its own cache line
-	hasher hasher
+	hasher hasher         // read by every search
+	_      [64]byte       // so that idxMu, which writers lock, is on another line
 
 	idxMu sync.RWMutex
 	idx   *btree.BTreeG[string] // every key; guarded by idxMu
