@@ -40,14 +40,19 @@ func checkKey(k string) error {
 
 // plainASCII reports whether k is all ASCII without NUL: the common key,
 // checked eight bytes at a time (a byte at a time cost a third of a Get).
-// A key of 8 to 16 bytes, the commonest, is checked inline as two words
-// (which overlap below 16 bytes).
 func plainASCII(k string) bool {
-	if n := len(k); n >= 8 && n <= 16 {
-		b := unsafe.Slice(unsafe.StringData(k), n)
-		return (badBytes(binary.LittleEndian.Uint64(b))|badBytes(binary.LittleEndian.Uint64(b[n-8:])))&asciiHigh == 0
+	if uint(len(k)-8) <= 8 {
+		return asciiWords(k)
 	}
 	return plainASCIIAny(k)
+}
+
+// asciiWords is plainASCII for a key of 8 to 16 bytes, the commonest: two
+// words (which overlap below 16 bytes), small enough to be inlined.
+func asciiWords(k string) bool {
+	n := len(k)
+	b := unsafe.Slice(unsafe.StringData(k), n)
+	return (badBytes(binary.LittleEndian.Uint64(b))|badBytes(binary.LittleEndian.Uint64(b[n-8:])))&asciiHigh == 0
 }
 
 const asciiHigh = 0x8080808080808080
@@ -194,9 +199,9 @@ func decode(op, key string, e driver.Entry) (any, error) {
 func (s *store) Get(ctx context.Context, key string) (interface{}, error) {
 	// The common read goes straight to the backend and back: a plain value
 	// without a deadline, found. Any other answer is settled as getEntry
-	// settles it. (Session 6 counted this path at about 40 instructions
-	// fewer than the way through getEntry, of a Get's 470: BENCHMARKS.md.)
-	if ref := s.ready(ctx); ref != nil && plainKey(key) {
+	// settles it. (BENCHMARKS.md, session 6, has what each step of this
+	// path saved, counted in instructions.)
+	if ref := s.ready(); ref != nil && (quickKey(key) || plainKey(key)) && ctx.Err() == nil {
 		e, ok, err := ref.b.Get(ctx, s.stored(key))
 		if ok && err == nil && e.Expires == 0 {
 			if x, plain := e.Value.Plain(); plain {
@@ -223,28 +228,34 @@ func valueOf(op, key string, e driver.Entry, err error) (any, error) {
 }
 
 // plainKey reports whether key passes checkKey for the quickest of reasons:
-// a length in range and plain ASCII without NUL.
+// a length in range and plain ASCII without NUL. Where every instruction
+// counts, callers test quickKey first, which the compiler inlines.
 func plainKey(key string) bool {
 	return len(key) != 0 && len(key) <= MaxKeyLen && plainASCII(key)
 }
 
+// quickKey is plainKey for the commonest key, of 8 to 16 bytes; false says
+// only that the key needs plainKey.
+func quickKey(key string) bool {
+	return uint(len(key)-8) <= 8 && asciiWords(key)
+}
+
 // ready returns the backend when an operation on a plain key (plainKey)
-// can go straight to it: the store runs, ctx is live, the namespace (if
+// with a live ctx can go straight to it: the store runs, the namespace (if
 // any) is valid and there is no read cache in between. Otherwise it returns
-// nil, and checkKey and begin tell what is in the way.
-func (s *store) ready(ctx context.Context) *backendRef {
-	c := s.c
-	ref := c.b.Load()
-	if ref == nil || s.nsErr != nil || c.state.Load() != stateRunning || c.cache.Load() != nil || ctx.Err() != nil {
-		return nil
+// nil, and checkKey and begin tell what is in the way. The callers check
+// ctx themselves, which lets the compiler inline ready.
+func (s *store) ready() *backendRef {
+	if ref := s.c.direct.Load(); ref != nil && s.nsErr == nil {
+		return ref
 	}
-	return ref
+	return nil
 }
 
 // getEntry fetches the live entry under key, through the read cache if any,
 // and counts the hit or miss.
 func (s *store) getEntry(ctx context.Context, op, key string) (driver.Entry, error) {
-	if ref := s.ready(ctx); ref != nil && plainKey(key) {
+	if ref := s.ready(); ref != nil && (quickKey(key) || plainKey(key)) && ctx.Err() == nil {
 		e, ok, err := ref.b.Get(ctx, s.stored(key))
 		return s.settle(op, key, e, ok, err, true)
 	}
@@ -306,7 +317,7 @@ func (s *store) Exists(ctx context.Context, key string) bool {
 // Set stores value under key; ttl > 0 makes it expire ttl from now.
 func (s *store) Set(ctx context.Context, key string, value interface{}, ttl time.Duration) error {
 	const op = "set"
-	if !plainKey(key) {
+	if !quickKey(key) && !plainKey(key) {
 		if err := checkKey(key); err != nil {
 			return invalid(op, key, err)
 		}
@@ -321,8 +332,8 @@ func (s *store) Set(ctx context.Context, key string, value interface{}, ttl time
 	// After the encoding, which may take long (or, through a MarshalJSON,
 	// cancel ctx or stop the store): as in Get, ready spares the common
 	// Set the work of begin.
-	ref := s.ready(ctx)
-	if ref == nil {
+	ref := s.ready()
+	if ref == nil || ctx.Err() != nil {
 		if ref, err = s.beginRef(ctx, op, key, CodeWriteFailed); err != nil {
 			return err
 		}

@@ -37,6 +37,11 @@ type core struct {
 	cache atomic.Pointer[readCache] // nil when the backend is resident or cache_size is 0
 	stats stats
 
+	// direct is b while the store runs without a read cache, else nil: one
+	// load tells an operation that it can go straight to the backend (see
+	// store.ready). Set and cleared under mu, with state.
+	direct atomic.Pointer[backendRef]
+
 	sweepStop chan struct{} // closed by Stop; guarded by mu
 	sweepDone chan struct{}
 	watchStop chan struct{} // closed by Stop; guarded by mu
@@ -231,6 +236,9 @@ func (s *store) Start(ctx context.Context) error {
 		c.sweepStop, c.sweepDone = make(chan struct{}), make(chan struct{})
 		go c.sweepLoop(sw, c.cfg.TTLCleanupInterval, c.sweepStop, c.sweepDone)
 	}
+	if c.cache.Load() == nil {
+		c.direct.Store(c.b.Load())
+	}
 	c.state.Store(stateRunning)
 	return nil
 }
@@ -248,6 +256,7 @@ func (c *core) stopLocked(ctx context.Context) error {
 	if c.state.Load() != stateRunning {
 		return nil
 	}
+	c.direct.Store(nil)
 	c.state.Store(stateStopped)
 	if c.watchStop != nil {
 		close(c.watchStop)
@@ -279,6 +288,7 @@ func (s *store) Cleanup(ctx context.Context) error {
 }
 
 func (c *core) closeBackend(ctx context.Context) error {
+	c.direct.Store(nil)
 	ref := c.b.Swap(nil)
 	if c.state.Load() != stateNew {
 		c.state.Store(stateCleaned)

@@ -221,6 +221,12 @@ func (v Value) Parts() (Kind, any) { return v.kind, v.x }
 // make a Value whose methods fail. The check is one comparison: the memory
 // backend calls JoinValue on every read.
 func JoinValue(k Kind, x any) (Value, bool) {
+	if k == KindString { // the commonest kind, checked without reflect
+		if _, ok := x.(string); !ok {
+			return Value{}, false
+		}
+		return Value{kind: k, x: x}, true
+	}
 	if reflect.TypeOf(x) != kindTypes[k] {
 		return Value{}, false
 	}
