@@ -142,7 +142,7 @@ func foxFile(async bool) durable {
 		compactFile(tb, path)
 		s = openFoxFile(tb, path, async)
 		tb.Cleanup(func() { s.Close() })
-		return fox{s}
+		return &fox{s}
 	}}
 }
 

@@ -80,12 +80,12 @@ func (f *floor) set(k string, v any, _ time.Duration) {
 
 type fox struct{ s foxstore.StoragePlugin }
 
-func (f fox) get(k string) (any, bool) {
+func (f *fox) get(k string) (any, bool) {
 	v, err := f.s.Get(context.Background(), k)
 	return v, err == nil
 }
 
-func (f fox) set(k string, v any, ttl time.Duration) {
+func (f *fox) set(k string, v any, ttl time.Duration) {
 	if err := f.s.Set(context.Background(), k, v, ttl); err != nil {
 		panic(err)
 	}
@@ -209,7 +209,7 @@ func contenders(tb testing.TB, n int, withTTL bool) []struct {
 		kv   kv
 	}{
 		{"floor", &floor{m: map[string]any{}}},
-		{"foxstore", fox{openFox(tb)}},
+		{"foxstore", &fox{openFox(tb)}},
 		{"memory-backend", backendOnly{memory.New()}},
 		{"go-cache", goCache{gocache.New(gocache.NoExpiration, 0)}},
 		{"otter", otterCache{newOtter(withTTL)}},
@@ -329,7 +329,7 @@ func BenchmarkMemoryPerEntry(b *testing.B) {
 		make func() kv
 	}{
 		{"floor", func() kv { return &floor{m: map[string]any{}} }},
-		{"foxstore", func() kv { return fox{openFox(b)} }},
+		{"foxstore", func() kv { return &fox{openFox(b)} }},
 		{"go-cache", func() kv { return goCache{gocache.New(gocache.NoExpiration, 0)} }},
 		{"otter", func() kv { return otterCache{newOtter(false)} }},
 		{"buntdb", func() kv { return bunt{openBunt(b)} }},
