@@ -46,21 +46,44 @@ func fold(x, y uint64) uint64 {
 
 // sum returns key's hash.
 func (h *hasher) sum(key string) uint64 {
+	if isShort(key) {
+		return h.short(key)
+	}
+	return h.sumOther(key)
+}
+
+// isShort reports whether key has 8 to 16 bytes, the commonest length,
+// which short hashes.
+func isShort(key string) bool { return uint(len(key)-8) <= 8 }
+
+// short is sum for a key of 8 to 16 bytes, small enough for the compiler
+// to inline where a search needs every instruction (Store.Get).
+func (h *hasher) short(key string) uint64 {
+	n := len(key)
+	b := unsafe.Slice(unsafe.StringData(key), n)
+	return h.mix(binary.LittleEndian.Uint64(b), binary.LittleEndian.Uint64(b[n-8:]), n)
+}
+
+// mix is the hash of a key of n bytes whose bytes are in x and y.
+func (h *hasher) mix(x, y uint64, n int) uint64 {
+	return fold(fold(x^h.k0, y^h.k1)^h.k2, uint64(n)^h.k3)
+}
+
+// sumOther is sum for keys shorter than 8 bytes or longer than 16.
+func (h *hasher) sumOther(key string) uint64 {
 	n := len(key)
 	if n > 16 {
 		return maphash.String(h.seed, key)
 	}
-	var x, y uint64
 	// A read-only view of key's bytes, for loads of whole words.
 	b := unsafe.Slice(unsafe.StringData(key), n)
+	var x, y uint64
 	switch {
-	case n >= 8:
-		x, y = binary.LittleEndian.Uint64(b), binary.LittleEndian.Uint64(b[n-8:])
 	case n >= 4:
 		x, y = uint64(binary.LittleEndian.Uint32(b)), uint64(binary.LittleEndian.Uint32(b[n-4:]))
 	case n > 0:
 		// Bytes 0, n/2 and n-1 are all of a key of 1 to 3 bytes.
 		x = uint64(b[0])<<16 | uint64(b[n/2])<<8 | uint64(b[n-1])
 	}
-	return fold(fold(x^h.k0, y^h.k1)^h.k2, uint64(n)^h.k3)
+	return h.mix(x, y, n)
 }

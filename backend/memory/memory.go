@@ -150,7 +150,11 @@ func (s *Store) find(h uint64, key string) (driver.Entry, version) {
 	// busy shard from queueing on its mutex.
 	for range optimisticTries {
 		if q := sh.seq.Load(); q&1 == 0 {
-			it := sh.tab.Load().find(h, key)
+			t := sh.tab.Load()
+			it := t.candidate(h)
+			if it != nil && !sameKey(it.key, key) {
+				it = t.find(h, key)
+			}
 			if it == nil {
 				if sh.seq.Load() == q {
 					return driver.Entry{}, version{}
@@ -185,7 +189,14 @@ const optimisticTries = 4
 
 // Get implements driver.Backend.
 func (s *Store) Get(_ context.Context, key string) (driver.Entry, bool, error) {
-	e, v := s.find(s.hash(key), key)
+	// s.hash, with the commonest case inlined.
+	var h uint64
+	if isShort(key) {
+		h = s.hasher.short(key)
+	} else {
+		h = s.hasher.sumOther(key)
+	}
+	e, v := s.find(h, key)
 	return e, v.it != nil, nil
 }
 

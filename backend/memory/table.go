@@ -61,6 +61,21 @@ func (t *table) find(h uint64, key string) *item {
 	}
 }
 
+// candidate returns the first item, searching as find does, whose slot
+// holds the hash h, or nil. It is find without the comparison of keys, small
+// enough for the compiler to inline: the caller compares the keys, and
+// calls find only when they differ, which two keys with one 64-bit hash
+// make rare.
+func (t *table) candidate(h uint64) *item {
+	for i := h & t.mask; ; i = (i + 1) & t.mask {
+		sl := &t.slots[i]
+		p := sl.p.Load()
+		if p == nil || p != tomb && sl.h.Load() == h {
+			return p
+		}
+	}
+}
+
 // sameKey is a == b. For strings of 8 to 16 bytes it compares two words
 // (which overlap below 16 bytes) inline, where == calls the runtime's
 // memequal: 25 instructions fewer per Get of a 13-byte key. (It loads the

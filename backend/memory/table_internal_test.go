@@ -222,3 +222,34 @@ func bytesPerItem(key string) uint64 {
 	runtime.KeepAlive(keep)
 	return least
 }
+
+// TestFindPastACollision: a search that meets another key with the same
+// hash before its own goes on to its own. (The readers' search compares
+// hashes first and keys only on a match: see table.candidate.) Two 64-bit
+// hashes cannot be made to collide on purpose, so the table is built by
+// hand with an item that claims the other key's hash.
+func TestFindPastACollision(t *testing.T) {
+	ctx := context.Background()
+	s := New()
+	const key, other = "user:00000001", "user:00000002"
+	s.ApplyOne(ctx, driver.Write{Key: key, Entry: stringEntry(t, "mine")})
+	h := s.hash(key)
+	sh := &s.shards[shardOf(h)]
+	sh.mu.Lock()
+	mine := sh.tab.Load().find(h, key)
+	nt := newTable(2)
+	nt.insert(h, newItem(other, stringEntry(t, "other's")))
+	nt.insert(h, mine)
+	sh.tab.Store(nt)
+	sh.mu.Unlock()
+	if nt.candidate(h).key != other {
+		t.Fatal("the test's table does not put the other key first")
+	}
+	e, ok, err := s.Get(ctx, key)
+	if x, _ := e.Value.Plain(); !ok || err != nil || x != "mine" {
+		t.Errorf("Get(%q) = %v, %v, %v; want mine", key, x, ok, err)
+	}
+	if _, ok, _ := s.Get(ctx, "user:00000003"); ok {
+		t.Error("Get of a missing key found something")
+	}
+}
