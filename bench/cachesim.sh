@@ -43,15 +43,20 @@ for c in floor foxstore memory-backend go-cache; do
   # holds the call's inclusive cost for every event.
   awk -v c="$c" -v n="$n" -v pat="$loop" '
     /^events:/ { for (i = 2; i <= NF; i++) ev[i - 1] = $i; next }
-    /^cfn=/ {
-      s = $0; sub(/^cfn=/, "", s)
+    # Names are compressed: "(id) name" the first time, on an fn= or a
+    # cfn= line, and "(id)" after.
+    /^c?fn=/ {
+      s = $0; sub(/^c?fn=/, "", s)
       id = s; sub(/\).*/, ")", id)
       rest = s; sub(/^\([0-9]+\) ?/, "", rest)
       if (rest != "") name[id] = rest
-      hit = (name[id] ~ pat); next
+      hit = ($0 ~ /^cfn=/ && name[id] ~ pat); next
     }
     /^calls=/ { want = hit; next }
-    want { for (i = 2; i <= NF; i++) v[ev[i - 1]] += $i; want = 0; hit = 0; next }
-    END { printf "%-16s %8.1f %8.1f %8.2f %8.2f\n", c, v["Ir"]/n, v["Dr"]/n, v["D1mr"]/n, v["DLmr"]/n }
+    want { for (i = 2; i <= NF; i++) v[ev[i - 1]] += $i; found = 1; want = 0; hit = 0; next }
+    END {
+      if (!found) { print c ": no call to the benchmark loop found in callgrind'"'"'s output" > "/dev/stderr"; exit 1 }
+      printf "%-16s %8.1f %8.1f %8.2f %8.2f\n", c, v["Ir"]/n, v["Dr"]/n, v["D1mr"]/n, v["DLmr"]/n
+    }
   ' "$tmp/$c.out"
 done
