@@ -236,10 +236,10 @@ func (s *store) Start(ctx context.Context) error {
 		c.sweepStop, c.sweepDone = make(chan struct{}), make(chan struct{})
 		go c.sweepLoop(sw, c.cfg.TTLCleanupInterval, c.sweepStop, c.sweepDone)
 	}
-	if c.cache.Load() == nil {
-		c.direct.Store(c.b.Load())
-	}
 	c.state.Store(stateRunning)
+	if c.cache.Load() == nil {
+		c.direct.Store(c.b.Load()) // after state: direct set means running
+	}
 	return nil
 }
 

@@ -218,7 +218,8 @@ func (v Value) Parts() (Kind, any) { return v.kind, v.x }
 // JoinValue returns the Value whose halves Parts returned. It returns false
 // (and the zero Value) when k is not a kind, or x is not of the Go type that
 // Values of kind k hold, so that halves that did not come from Parts cannot
-// make a Value whose methods fail. The check is one comparison: the memory
+// make a Value whose methods fail. The check is cheap (a type assertion
+// for a string, one comparison of reflect types otherwise): the memory
 // backend calls JoinValue on every read.
 func JoinValue(k Kind, x any) (Value, bool) {
 	if k == KindString { // the commonest kind, checked without reflect

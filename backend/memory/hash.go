@@ -16,12 +16,12 @@ import (
 // than 16 bytes), each mixed with a secret key and multiplied, the 128-bit
 // product folded to 64 bits, then mixed again with the length. For a key of
 // 8 to 16 bytes that is about 20 instructions on amd64, inlined into a Get.
-// Longer keys go to maphash, which took about 55 instructions for a 13-byte
-// key (a generic function, a call through its hasher table and the
-// runtime's AES hash), a tenth of a whole Get through the front, counted
-// under callgrind. A Get's time is mostly
-// cache misses, but how many of them the processor can overlap seems to
-// depend on how many instructions each Get takes (BENCHMARKS.md, session 6).
+// Longer keys go to maphash. It had hashed every key, in about 55
+// instructions for a 13-byte one (a generic function, a call through its
+// hasher table and the runtime's AES hash), a tenth of a whole Get through
+// the front, counted under callgrind. A Get's time is mostly cache misses,
+// but how many of them the processor can overlap seems to depend on how
+// many instructions each Get takes (BENCHMARKS.md, session 6).
 //
 // The secrets are random per Store, as maphash's seed is, so that no one
 // who chooses keys can choose ones that collide without knowing them.

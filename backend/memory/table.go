@@ -79,7 +79,7 @@ func (t *table) candidate(h uint64) *item {
 // sameKey is a == b. For strings of 8 to 16 bytes it compares two words
 // (which overlap below 16 bytes) inline, where == calls the runtime's
 // memequal: 25 instructions fewer per Get of a 13-byte key. (It loads the
-// words as hasher.sum does, but a shared helper makes sameKey too large
+// words as hasher.short does, but a shared helper makes sameKey too large
 // for the compiler to inline into the searches.)
 func sameKey(a, b string) bool {
 	n := len(a)

@@ -249,7 +249,42 @@ func TestFindPastACollision(t *testing.T) {
 	if x, _ := e.Value.Plain(); !ok || err != nil || x != "mine" {
 		t.Errorf("Get(%q) = %v, %v, %v; want mine", key, x, ok, err)
 	}
-	if _, ok, _ := s.Get(ctx, "user:00000003"); ok {
-		t.Error("Get of a missing key found something")
+	// A missing key whose search meets the other key's item first.
+	absent := "user:00000003"
+	nt2 := newTable(2)
+	nt2.insert(s.hash(absent), nt.candidate(h))
+	sh2 := &s.shards[shardOf(s.hash(absent))]
+	sh2.mu.Lock()
+	old := sh2.tab.Load()
+	sh2.tab.Store(nt2)
+	sh2.mu.Unlock()
+	if _, ok, _ := s.Get(ctx, absent); ok {
+		t.Errorf("Get(%q), which is not there, found the item of %q", absent, other)
+	}
+	sh2.mu.Lock()
+	sh2.tab.Store(old)
+	sh2.mu.Unlock()
+}
+
+// TestGetEveryKeyLength: a Get, which hashes the commonest keys inline,
+// finds keys of every length that the writers stored with Store.hash.
+func TestGetEveryKeyLength(t *testing.T) {
+	ctx := context.Background()
+	s := New()
+	var keys []string
+	for n := 0; n <= 80; n++ {
+		for _, c := range []string{"k", "\x00", "\xff"} {
+			keys = append(keys, strings.Repeat(c, n))
+		}
+	}
+	keys = append(keys, strings.Repeat("k", 200))
+	for i, k := range keys {
+		s.ApplyOne(ctx, driver.Write{Key: k, Entry: stringEntry(t, fmt.Sprint(i))})
+	}
+	for i, k := range keys {
+		e, ok, _ := s.Get(ctx, k)
+		if x, _ := e.Value.Plain(); !ok || x != fmt.Sprint(i) && k != "" {
+			t.Errorf("Get of a key of %d bytes (%q...) = %v, %v", len(k), k[:min(len(k), 4)], x, ok)
+		}
 	}
 }
