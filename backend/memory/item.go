@@ -140,10 +140,19 @@ func (it *item) store(e driver.Entry) {
 // writes may also fail JoinValue's check that the value's Go type is its
 // kind's; words from one write never do.)
 func (it *item) load() (e driver.Entry, writes uint64, ok bool) {
+	k, x, exp, writes, ok := it.loadWords()
+	v, joined := driver.JoinValue(k, x)
+	return driver.Entry{Value: v, Expires: exp}, writes, ok && joined
+}
+
+// loadWords is load's reading of the item, small enough for the compiler
+// to inline into a search: the value's kind and Go value, the deadline,
+// the count of writes, and whether no writer changed them meanwhile.
+func (it *item) loadWords() (k driver.Kind, x any, exp int64, writes uint64, ok bool) {
 	v := atomic.LoadUint64(&it.ver)
-	e.Value, ok = driver.JoinValue(driver.Kind(v&kindMask>>1), joinAny(atomic.LoadPointer(&it.typ), atomic.LoadPointer(&it.data)))
-	e.Expires = atomic.LoadInt64(&it.exp)
-	return e, v / verWrite, ok && atomic.LoadUint64(&it.ver) == v&^verBusy
+	x = joinAny(atomic.LoadPointer(&it.typ), atomic.LoadPointer(&it.data))
+	exp = atomic.LoadInt64(&it.exp)
+	return driver.Kind(v & kindMask >> 1), x, exp, v / verWrite, atomic.LoadUint64(&it.ver) == v&^verBusy
 }
 
 // loadLocked is load for the holder of the shard's mutex, which no writer

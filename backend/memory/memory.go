@@ -161,9 +161,12 @@ func (s *Store) find(h uint64, key string) (driver.Entry, version) {
 				}
 				continue
 			}
-			e, n, ok := it.load()
+			// it.load, written out: the compiler does not inline it.
+			k, x, exp, n, ok := it.loadWords()
 			if ok && sh.seq.Load() == q {
-				return e, version{it, n}
+				if v, ok := driver.JoinValue(k, x); ok {
+					return driver.Entry{Value: v, Expires: exp}, version{it, n}
+				}
 			}
 		}
 	}
