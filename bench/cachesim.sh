@@ -9,11 +9,10 @@
 #
 # "get" runs BenchmarkGetRandom, "set" BenchmarkSetTTL, each contender in a
 # process of its own, N=400000 operations, counting only inside the
-# benchmark's loop: the inclusive cost of the call to the loop's closure,
-# as callgrind records it, so neither the preload nor the garbage
-# collector's other threads are counted. (--toggle-collect on the closure,
-# used before, now and then counted nothing at all for a Set.) Columns, per operation:
-# instructions, data reads, first-level data cache read misses (32 KiB,
+# benchmark's loop (getLoop or setTTLLoop in memory_test.go): the inclusive
+# cost of the call to it, as callgrind records it, so neither the preload
+# nor the garbage collector's other threads are counted. Columns, per
+# operation: instructions, data reads, first-level data cache read misses (32 KiB,
 # 8-way) and last-level read misses (the size given, a power of two; 8 MiB
 # stands for a share of a shared L3, 32 MiB for a processor to itself).
 # Write misses are left out (callgrind's D1mw and DLmw).
@@ -23,8 +22,8 @@ op=${1:-get}
 ll=${2:-8388608}
 n=400000
 case $op in
-get) bench='BenchmarkGetRandom$' loop='bench\\.benchGets\\.func1$' ;;
-set) bench='BenchmarkSetTTL$' loop='bench\\.BenchmarkSetTTL\\.func1$' ;;
+get) bench='BenchmarkGetRandom$' loop='bench\\.getLoop$' ;;
+set) bench='BenchmarkSetTTL$' loop='bench\\.setTTLLoop$' ;;
 *) echo "usage: $0 [get|set] [LL bytes]" >&2; exit 2 ;;
 esac
 command -v valgrind >/dev/null || { echo "cachesim.sh needs valgrind (apt-get install valgrind)" >&2; exit 1; }
