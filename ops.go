@@ -197,19 +197,24 @@ func decode(op, key string, e driver.Entry) (any, error) {
 
 // Get returns the live value under key, or ErrStorageNotFound.
 func (s *store) Get(ctx context.Context, key string) (interface{}, error) {
-	// The common read goes straight to the backend and back: a plain value
-	// without a deadline, found. Any other answer is settled as getEntry
-	// settles it. (BENCHMARKS.md, session 6, has what each step of this
-	// path saved, counted in instructions.)
 	if ref := s.ready(); ref != nil && (quickKey(key) || plainKey(key)) && ctx.Err() == nil {
-		e, ok, err := ref.b.Get(ctx, s.stored(key))
-		if ok && err == nil && e.Expires == 0 {
-			if x, plain := e.Value.Plain(); plain {
-				s.c.stats.hits.Add(1)
-				return x, nil
+		rc := s.c.cache.Load()
+		if rc == nil {
+			// The commonest read goes straight to the backend and back: a
+			// plain value without a deadline, found. (BENCHMARKS.md,
+			// session 6, has what each step of this path saved, counted
+			// in instructions.)
+			e, ok, err := ref.b.Get(ctx, s.stored(key))
+			if ok && err == nil && e.Expires == 0 {
+				if x, plain := e.Value.Plain(); plain {
+					s.c.stats.hits.Add(1)
+					return x, nil
+				}
 			}
+			e, err = s.settle("get", key, e, ok, err, true)
+			return valueOf("get", key, e, err)
 		}
-		e, err = s.settle("get", key, e, ok, err, true)
+		e, err := s.read(ctx, ref.b, rc, "get", key)
 		return valueOf("get", key, e, err)
 	}
 	e, err := s.getEntry(ctx, "get", key)
@@ -241,12 +246,12 @@ func quickKey(key string) bool {
 }
 
 // ready returns the backend when an operation on a plain key (plainKey)
-// with a live ctx can go straight to it: the store runs, the namespace (if
-// any) is valid and there is no read cache in between. Otherwise it returns
-// nil, and checkKey and begin tell what is in the way. The callers check
-// ctx themselves, which lets the compiler inline ready.
+// with a live ctx can go to it at once: the store runs and the namespace (if
+// any) is valid. Otherwise it returns nil, and checkKey and begin tell what
+// is in the way. The callers check ctx themselves, which lets the compiler
+// inline ready.
 func (s *store) ready() *backendRef {
-	if ref := s.c.direct.Load(); ref != nil && s.nsErr == nil {
+	if ref := s.c.live.Load(); ref != nil && s.nsErr == nil {
 		return ref
 	}
 	return nil
@@ -256,8 +261,7 @@ func (s *store) ready() *backendRef {
 // and counts the hit or miss.
 func (s *store) getEntry(ctx context.Context, op, key string) (driver.Entry, error) {
 	if ref := s.ready(); ref != nil && (quickKey(key) || plainKey(key)) && ctx.Err() == nil {
-		e, ok, err := ref.b.Get(ctx, s.stored(key))
-		return s.settle(op, key, e, ok, err, true)
+		return s.read(ctx, ref.b, s.c.cache.Load(), op, key)
 	}
 	if err := checkKey(key); err != nil {
 		return driver.Entry{}, invalid(op, key, err)
@@ -266,11 +270,17 @@ func (s *store) getEntry(ctx context.Context, op, key string) (driver.Entry, err
 	if err != nil {
 		return driver.Entry{}, err
 	}
+	return s.read(ctx, b, s.c.cache.Load(), op, key)
+}
+
+// read reads key from b, through the read cache rc if there is one, and
+// settles the answer.
+func (s *store) read(ctx context.Context, b driver.Backend, rc *readCache, op, key string) (driver.Entry, error) {
 	var (
-		e  driver.Entry
-		ok bool
+		e   driver.Entry
+		ok  bool
+		err error
 	)
-	rc := s.c.cache.Load()
 	if rc != nil {
 		e, ok, err = rc.get(ctx, b, s.stored(key))
 	} else {
@@ -331,7 +341,7 @@ func (s *store) Set(ctx context.Context, key string, value interface{}, ttl time
 	}
 	// After the encoding, which may take long (or, through a MarshalJSON,
 	// cancel ctx or stop the store): as in Get, ready spares the common
-	// Set the work of begin.
+	// Set the work of begin. (applyOne keeps a read cache coherent.)
 	ref := s.ready()
 	if ref == nil || ctx.Err() != nil {
 		if ref, err = s.beginRef(ctx, op, key, CodeWriteFailed); err != nil {

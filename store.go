@@ -37,10 +37,10 @@ type core struct {
 	cache atomic.Pointer[readCache] // nil when the backend is resident or cache_size is 0
 	stats stats
 
-	// direct is b while the store runs without a read cache, else nil: one
-	// load tells an operation that it can go straight to the backend (see
-	// store.ready). Set and cleared under mu, with state.
-	direct atomic.Pointer[backendRef]
+	// live is b while the store runs, else nil: one load tells an
+	// operation that it can go to the backend (see store.ready). Set and
+	// cleared under mu, with state.
+	live atomic.Pointer[backendRef]
 
 	sweepStop chan struct{} // closed by Stop; guarded by mu
 	sweepDone chan struct{}
@@ -237,9 +237,7 @@ func (s *store) Start(ctx context.Context) error {
 		go c.sweepLoop(sw, c.cfg.TTLCleanupInterval, c.sweepStop, c.sweepDone)
 	}
 	c.state.Store(stateRunning)
-	if c.cache.Load() == nil {
-		c.direct.Store(c.b.Load()) // after state: direct set means running
-	}
+	c.live.Store(c.b.Load()) // after state: live set means running
 	return nil
 }
 
@@ -256,7 +254,7 @@ func (c *core) stopLocked(ctx context.Context) error {
 	if c.state.Load() != stateRunning {
 		return nil
 	}
-	c.direct.Store(nil)
+	c.live.Store(nil)
 	c.state.Store(stateStopped)
 	if c.watchStop != nil {
 		close(c.watchStop)
@@ -288,7 +286,7 @@ func (s *store) Cleanup(ctx context.Context) error {
 }
 
 func (c *core) closeBackend(ctx context.Context) error {
-	c.direct.Store(nil)
+	c.live.Store(nil)
 	ref := c.b.Swap(nil)
 	if c.state.Load() != stateNew {
 		c.state.Store(stateCleaned)
