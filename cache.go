@@ -6,7 +6,7 @@ import (
 	"sync"
 	"time"
 
-	lru "github.com/hashicorp/golang-lru/v2"
+	"github.com/hashicorp/golang-lru/v2/simplelru"
 	"golang.org/x/sync/singleflight"
 
 	"github.com/foxstore/foxstore/driver"
@@ -23,17 +23,20 @@ import (
 // other processes' writes, which forget drops at once.
 //
 // The LRU is hashicorp/golang-lru: small, well kept, and its Add reports
-// evictions, which the statistics need. Concurrent misses of one key are
-// collapsed into one backend read with x/sync/singleflight.
+// evictions, which the statistics need. Its simplelru, under mu, rather
+// than its own locked Cache: mu guards the epoch anyway, and a Mutex is
+// half the locked instructions of the Cache's RWMutex, on every hit.
+// Concurrent misses of one key are collapsed into one backend read with
+// x/sync/singleflight.
 type readCache struct {
 	size  int
 	ttl   time.Duration
 	stats *stats
-	lru   *lru.Cache[string, *cached]
 	group singleflight.Group
 
 	mu    sync.Mutex
-	epoch uint64 // guarded by mu
+	lru   *simplelru.LRU[string, *cached] // guarded by mu
+	epoch uint64                          // guarded by mu
 }
 
 // cached is a backend answer: an entry, or (ok false) its absence. The LRU
@@ -45,7 +48,7 @@ type cached struct {
 }
 
 func newReadCache(size int, ttl time.Duration, st *stats) *readCache {
-	c, err := lru.New[string, *cached](size)
+	c, err := simplelru.NewLRU[string, *cached](size, nil)
 	if err != nil {
 		panic(err) // size > 0 is checked by the caller
 	}
@@ -53,12 +56,16 @@ func newReadCache(size int, ttl time.Duration, st *stats) *readCache {
 }
 
 func (rc *readCache) lookup(key string) (*cached, bool) {
+	rc.mu.Lock()
 	c, ok := rc.lru.Get(key)
+	rc.mu.Unlock()
 	if !ok {
 		return nil, false
 	}
 	if time.Since(c.fetched) >= rc.ttl {
+		rc.mu.Lock()
 		rc.lru.Remove(key)
+		rc.mu.Unlock()
 		rc.stats.expirations.Add(1)
 		return nil, false
 	}
@@ -175,4 +182,8 @@ func (rc *readCache) purge() {
 	rc.lru.Purge()
 }
 
-func (rc *readCache) len() int { return rc.lru.Len() }
+func (rc *readCache) len() int {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	return rc.lru.Len()
+}
