@@ -42,7 +42,7 @@ for c in floor foxstore memory-backend go-cache; do
     "$tmp/bench.test" -test.run '^$' -test.bench "$bench/^$c\$" \
     -test.benchtime "${n}x" -test.count 1 -test.cpu 1 >"$tmp/$c.log" 2>&1 ||
     { cat "$tmp/$c.log" >&2; exit 1; }
-  # The cost line after a call to the loop's closure (cfn=, then calls=)
+  # The cost line after a call to the loop's function (cfn=, then calls=)
   # holds the call's inclusive cost for every event.
   awk -v c="$c" -v n="$n" -v pat="$loop" '
     /^events:/ { for (i = 2; i <= NF; i++) ev[i - 1] = $i; next }

@@ -134,20 +134,13 @@ func (it *item) store(e driver.Entry) {
 	atomic.StoreUint64(&it.ver, v&^(kindMask|verBusy)+verWrite|uint64(k)<<1)
 }
 
-// load returns the item's entry and its count of writes; ok is false when
-// a writer changed the item meanwhile: then e may mix two writes' words
-// and must be dropped, and the caller should try again. (Words from two
-// writes may also fail JoinValue's check that the value's Go type is its
-// kind's; words from one write never do.)
-func (it *item) load() (e driver.Entry, writes uint64, ok bool) {
-	k, x, exp, writes, ok := it.loadWords()
-	v, joined := driver.JoinValue(k, x)
-	return driver.Entry{Value: v, Expires: exp}, writes, ok && joined
-}
-
-// loadWords is load's reading of the item, small enough for the compiler
-// to inline into a search: the value's kind and Go value, the deadline,
-// the count of writes, and whether no writer changed them meanwhile.
+// loadWords reads the item's entry under its seqlock: the value's kind and
+// Go value, the deadline, the count of writes, and ok, false when a writer
+// changed the item meanwhile. Then the words may mix two writes and must be
+// dropped, and the caller should try again. (Words from two writes may also
+// fail JoinValue's check that the value's Go type is its kind's; words from
+// one write never do.) It is small enough for the compiler to inline into
+// a search, which joins the value itself.
 func (it *item) loadWords() (k driver.Kind, x any, exp int64, writes uint64, ok bool) {
 	v := atomic.LoadUint64(&it.ver)
 	x = joinAny(atomic.LoadPointer(&it.typ), atomic.LoadPointer(&it.data))
@@ -155,11 +148,12 @@ func (it *item) loadWords() (k driver.Kind, x any, exp int64, writes uint64, ok 
 	return driver.Kind(v & kindMask >> 1), x, exp, v / verWrite, atomic.LoadUint64(&it.ver) == v&^verBusy
 }
 
-// loadLocked is load for the holder of the shard's mutex, which no writer
-// can get in the way of.
+// loadLocked returns the item's entry and its count of writes, for the
+// holder of the shard's mutex, which no writer can get in the way of.
 func (it *item) loadLocked() (driver.Entry, uint64) {
-	e, n, _ := it.load()
-	return e, n
+	k, x, exp, n, _ := it.loadWords()
+	v, _ := driver.JoinValue(k, x)
+	return driver.Entry{Value: v, Expires: exp}, n
 }
 
 // expires returns the item's deadline, for its writer.

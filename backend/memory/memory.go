@@ -161,7 +161,6 @@ func (s *Store) find(h uint64, key string) (driver.Entry, version) {
 				}
 				continue
 			}
-			// it.load, written out: the compiler does not inline it.
 			k, x, exp, n, ok := it.loadWords()
 			if ok && sh.seq.Load() == q {
 				if v, ok := driver.JoinValue(k, x); ok {
