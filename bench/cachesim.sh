@@ -34,8 +34,8 @@ printf '%-16s %8s %8s %8s %8s\n' "$op (LL $ll)" Ir Dr D1mr DLmr
 for c in floor foxstore memory-backend go-cache; do
   # GOGC=off: under valgrind the preload takes minutes, so the runtime's
   # forced collection (every two minutes) could land inside the loop and
-  # count a whole collection's marking as the loop's (9,591 instructions
-  # per Set in one run). Instruction counts do not depend on it.
+  # count a collection's marking as the loop's. Instruction counts do not
+  # depend on it.
   GOGC=off GODEBUG=asyncpreemptoff=1 valgrind --tool=callgrind --cache-sim=yes \
     --I1=32768,8,64 --D1=32768,8,64 --LL="$ll",16,64 \
     --callgrind-out-file="$tmp/$c.out" \
