@@ -28,19 +28,6 @@ type target struct {
 	dsn    string // for sqlite: "" (a file in a fresh temp dir)
 }
 
-// targets returns the drivers whose database is available; the server ones
-// only when their variable is set.
-func targets(t testing.TB) []target {
-	out := []target{{driver: "sqlite"}}
-	if dsn := os.Getenv(envPostgres); dsn != "" {
-		out = append(out, target{driver: "postgres", dsn: dsn})
-	}
-	if dsn := os.Getenv(envMySQL); dsn != "" {
-		out = append(out, target{driver: "mysql", dsn: dsn})
-	}
-	return out
-}
-
 // serverTarget returns the target for a server driver, or skips the test
 // naming the variable to set.
 func serverTarget(t testing.TB, drv string) target {
