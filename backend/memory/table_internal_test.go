@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"runtime"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 	"unsafe"
@@ -286,5 +287,57 @@ func TestGetEveryKeyLength(t *testing.T) {
 		if x, _ := e.Value.Plain(); !ok || x != fmt.Sprint(i) && k != "" {
 			t.Errorf("Get of a key of %d bytes (%q...) = %v, %v", len(k), k[:min(len(k), 4)], x, ok)
 		}
+	}
+}
+
+// TestGetWaitsForAWriter checks that a Get of a key whose shard a writer
+// is changing (a batch, which makes the shard's seq odd) or whose item a
+// writer is overwriting (which makes the item's ver odd) answers only when
+// the writer is done, with what it wrote, and not from the words it found
+// first. The test plays the writer: it holds the shard's mutex, marks the
+// shard or the item busy, and leaves the old value in place until it is
+// done. A Get that answered while the writer was busy would return the old
+// value.
+func TestGetWaitsForAWriter(t *testing.T) {
+	ctx := context.Background()
+	for _, busy := range []string{"shard", "item"} {
+		t.Run(busy, func(t *testing.T) {
+			s := New()
+			const key = "user:00000001"
+			s.ApplyOne(ctx, driver.Write{Key: key, Entry: stringEntry(t, "old")})
+			h := s.hash(key)
+			sh := &s.shards[shardOf(h)]
+			sh.mu.Lock()
+			it := sh.tab.Load().find(h, key)
+			v := atomic.LoadUint64(&it.ver)
+			if busy == "shard" {
+				sh.seq.Add(1)
+			} else {
+				atomic.StoreUint64(&it.ver, v|verBusy)
+			}
+			got := make(chan any, 1)
+			go func() {
+				e, _, _ := s.Get(ctx, key)
+				x, _ := e.Value.Plain()
+				got <- x
+			}()
+			// A Get that does not wait answers at once; give it the time to.
+			select {
+			case x := <-got:
+				t.Fatalf("Get answered %v while the writer was busy", x)
+			case <-time.After(20 * time.Millisecond):
+			}
+			if busy == "shard" {
+				it.store(stringEntry(t, "new"))
+				sh.seq.Add(1)
+			} else {
+				atomic.StoreUint64(&it.ver, v)
+				it.store(stringEntry(t, "new"))
+			}
+			sh.mu.Unlock()
+			if x := <-got; x != "new" {
+				t.Errorf("Get = %v after the writer was done; want new", x)
+			}
+		})
 	}
 }
