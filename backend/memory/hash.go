@@ -6,6 +6,8 @@ import (
 	"math/bits"
 	"math/rand/v2"
 	"unsafe"
+
+	"github.com/foxstore/foxstore/internal/words"
 )
 
 // hasher is a Store's hash of keys: its top bits pick the shard, its low
@@ -48,22 +50,16 @@ func fold(x, y uint64) uint64 {
 // sum returns key's hash.
 func (h *hasher) sum(key string) uint64 {
 	if isShort(key) {
-		return h.short(key)
+		x, y := words.Pair(key)
+		return h.mix(x, y, len(key))
 	}
 	return h.sumOther(key)
 }
 
 // isShort reports whether key has 8 to 16 bytes, the commonest length,
-// which short hashes.
+// whose hash is mix of its two words (words.Pair). Store.Get computes it
+// so too, inline.
 func isShort(key string) bool { return uint(len(key)-8) <= 8 }
-
-// short is sum for a key of 8 to 16 bytes, small enough for the compiler
-// to inline where a search needs every instruction (Store.Get).
-func (h *hasher) short(key string) uint64 {
-	n := len(key)
-	b := unsafe.Slice(unsafe.StringData(key), n)
-	return h.mix(binary.LittleEndian.Uint64(b), binary.LittleEndian.Uint64(b[n-8:]), n)
-}
 
 // mix is the hash of a key of n bytes whose bytes are in x and y.
 func (h *hasher) mix(x, y uint64, n int) uint64 {

@@ -65,6 +65,7 @@ import (
 	"github.com/google/btree"
 
 	"github.com/foxstore/foxstore/driver"
+	"github.com/foxstore/foxstore/internal/words"
 )
 
 func init() {
@@ -202,18 +203,27 @@ func (s *Store) Get(_ context.Context, key string) (driver.Entry, bool, error) {
 	if !isShort(key) {
 		return s.getSlow(s.hasher.sumOther(key), key)
 	}
-	h := s.hasher.short(key)
+	// hasher.sum and sameKey, with the key's words loaded once for both.
+	x, y := words.Pair(key)
+	h := s.hasher.mix(x, y, len(key))
 	sh := &s.shards[shardOf(h)]
 	q := sh.seq.Load()
-	if it := sh.tab.Load().candidate(h); q&1 == 0 && it != nil && sameKey(it.key, key) {
-		k, x, exp, _, ok := it.loadWords()
-		if ok && sh.seq.Load() == q {
-			if v, ok := driver.JoinValue(k, x); ok {
-				return driver.Entry{Value: v, Expires: exp}, true, nil
-			}
-		}
+	it := sh.tab.Load().candidate(h)
+	if it == nil || q&1 != 0 || len(it.key) != len(key) {
+		return s.getSlow(h, key)
 	}
-	return s.getSlow(h, key)
+	if x0, y0 := words.Pair(it.key); x0 != x || y0 != y {
+		return s.getSlow(h, key)
+	}
+	k, v, exp, _, ok := it.loadWords()
+	if !ok || sh.seq.Load() != q {
+		return s.getSlow(h, key)
+	}
+	val, ok := driver.JoinValue(k, v)
+	if !ok {
+		return s.getSlow(h, key)
+	}
+	return driver.Entry{Value: val, Expires: exp}, true, nil
 }
 
 // getSlow is Get for the key key, whose hash is h, by way of find.
