@@ -12,6 +12,7 @@ import (
 	"unsafe"
 
 	"github.com/foxstore/foxstore/driver"
+	"github.com/foxstore/foxstore/internal/words"
 	"github.com/foxstore/foxstore/pattern"
 )
 
@@ -48,22 +49,23 @@ func plainASCII(k string) bool {
 }
 
 // asciiWords is plainASCII for a key of 8 to 16 bytes, the commonest: two
-// words (which overlap below 16 bytes), small enough to be inlined.
+// words (which overlap below 16 bytes), small enough to be inlined. k must
+// have 8 to 16 bytes.
 func asciiWords(k string) bool {
-	n := len(k)
-	b := unsafe.Slice(unsafe.StringData(k), n)
-	return (badBytes(binary.LittleEndian.Uint64(b))|badBytes(binary.LittleEndian.Uint64(b[n-8:])))&asciiHigh == 0
+	x, y := words.Pair(k)
+	return (badBytes(x)|badBytes(y))&asciiHigh == 0
 }
 
 const asciiHigh = 0x8080808080808080
 
 // badBytes sets the high bit of a byte of w that has its own high bit set,
-// or that is zero: (w-ones)&^w sets the high bit of the lowest zero byte
-// (and perhaps of bytes above it, which only matters when there is a zero
-// byte anyway). Bits other than the high ones are garbage.
+// or that is zero. When no byte has its high bit set, w-ones sets the high
+// bit of the lowest zero byte (and perhaps of bytes above it, which only
+// matters when there is a zero byte anyway) and of no other; when one does,
+// w has it. Bits other than the high ones are garbage.
 func badBytes(w uint64) uint64 {
 	const ones = 0x0101010101010101
-	return w | (w-ones)&^w
+	return w | (w - ones)
 }
 
 // plainASCIIAny is plainASCII for a key of any length.
@@ -196,28 +198,47 @@ func decode(op, key string, e driver.Entry) (any, error) {
 }
 
 // Get returns the live value under key, or ErrStorageNotFound.
+//
+// The commonest read (a key of 8 to 16 bytes in the base store, with no
+// read cache, found, a plain value without a deadline) goes straight to the
+// backend and back, with every check inlined; anything else goes to
+// getOther or gotOther, which check everything again in their own order.
+// Two calls on the way (ctx.Err and the backend's Get) mean few registers
+// to spill: a Get's time grows with its instructions (BENCHMARKS.md,
+// sessions 6 and 7).
 func (s *store) Get(ctx context.Context, key string) (interface{}, error) {
-	if ref := s.ready(); ref != nil && (quickKey(key) || plainKey(key)) && ctx.Err() == nil {
-		rc := s.c.cache.Load()
-		if rc == nil {
-			// The commonest read goes straight to the backend and back: a
-			// plain value without a deadline, found. (BENCHMARKS.md,
-			// session 6, has what each step of this path saved, counted
-			// in instructions.)
-			e, ok, err := ref.b.Get(ctx, s.stored(key))
-			if ok && err == nil && e.Expires == 0 {
-				if x, plain := e.Value.Plain(); plain {
-					s.c.stats.hits.Add(1)
-					return x, nil
-				}
-			}
-			e, err = s.settle("get", key, e, ok, err, true)
-			return valueOf("get", key, e, err)
-		}
-		e, err := s.read(ctx, ref.b, rc, "get", key)
-		return valueOf("get", key, e, err)
+	// ctx first: its call makes the compiler save registers, and at this
+	// point there are fewest to save. A base store (ns "") has no nsErr.
+	if ctx.Err() != nil {
+		return s.getOther(ctx, key)
 	}
+	ref := s.c.direct.Load()
+	if ref == nil || s.ns != "" || !quickKey(key) {
+		return s.getOther(ctx, key)
+	}
+	e, ok, err := ref.b.Get(ctx, key)
+	if ok && err == nil && e.Expires == 0 {
+		if x, plain := e.Value.Plain(); plain {
+			s.c.stats.hits.Add(1)
+			return x, nil
+		}
+	}
+	return s.gotOther(key, e, ok, err)
+}
+
+// getOther is Get for every read its quickest path does not take.
+//
+//go:noinline
+func (s *store) getOther(ctx context.Context, key string) (any, error) {
 	e, err := s.getEntry(ctx, "get", key)
+	return valueOf("get", key, e, err)
+}
+
+// gotOther finishes a Get whose backend's answer was not the commonest.
+//
+//go:noinline
+func (s *store) gotOther(key string, e driver.Entry, ok bool, err error) (any, error) {
+	e, err = s.settle("get", key, e, ok, err, true)
 	return valueOf("get", key, e, err)
 }
 

@@ -41,6 +41,9 @@ type core struct {
 	// operation that it can go to the backend (see store.ready). Set and
 	// cleared under mu, with state.
 	live atomic.Pointer[backendRef]
+	// direct is live when there is no read cache, else nil: one load tells
+	// a Get that it can take its quickest path (see store.Get).
+	direct atomic.Pointer[backendRef]
 
 	sweepStop chan struct{} // closed by Stop; guarded by mu
 	sweepDone chan struct{}
@@ -238,6 +241,9 @@ func (s *store) Start(ctx context.Context) error {
 	}
 	c.state.Store(stateRunning)
 	c.live.Store(c.b.Load()) // after state: live set means running
+	if c.cache.Load() == nil {
+		c.direct.Store(c.live.Load())
+	}
 	return nil
 }
 
@@ -255,6 +261,7 @@ func (c *core) stopLocked(ctx context.Context) error {
 		return nil
 	}
 	c.live.Store(nil)
+	c.direct.Store(nil)
 	c.state.Store(stateStopped)
 	if c.watchStop != nil {
 		close(c.watchStop)
@@ -287,6 +294,7 @@ func (s *store) Cleanup(ctx context.Context) error {
 
 func (c *core) closeBackend(ctx context.Context) error {
 	c.live.Store(nil)
+	c.direct.Store(nil)
 	ref := c.b.Swap(nil)
 	if c.state.Load() != stateNew {
 		c.state.Store(stateCleaned)

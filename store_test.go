@@ -27,7 +27,7 @@ func TestLifecycle(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := p.Set(ctx, "k", "v", 0); !errors.Is(err, foxstore.ErrStorageClosed) {
+	if err := p.Set(ctx, "user:00000001", "v", 0); !errors.Is(err, foxstore.ErrStorageClosed) {
 		t.Fatalf("Set before Start = %v, want ErrStorageClosed", err)
 	}
 	if h := p.HealthCheck(); h.Healthy {
@@ -48,20 +48,20 @@ func TestLifecycle(t *testing.T) {
 	if err := p.Initialize(ctx, &foxstore.PluginConfig{Settings: map[string]interface{}{"backend": "memory"}}); !errors.Is(err, foxstore.ErrStorageInvalid) {
 		t.Errorf("Initialize while running = %v, want ErrStorageInvalid", err)
 	}
-	if err := p.Set(ctx, "k", "v", 0); err != nil {
+	if err := p.Set(ctx, "user:00000001", "v", 0); err != nil {
 		t.Fatal(err)
 	}
 	if err := p.Stop(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := p.Get(ctx, "k"); !errors.Is(err, foxstore.ErrStorageClosed) {
+	if _, err := p.Get(ctx, "user:00000001"); !errors.Is(err, foxstore.ErrStorageClosed) {
 		t.Fatalf("Get after Stop = %v, want ErrStorageClosed", err)
 	}
 	// Stop keeps the backend: Start resumes with the data.
 	if err := p.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if v, err := p.Get(ctx, "k"); err != nil || v != "v" {
+	if v, err := p.Get(ctx, "user:00000001"); err != nil || v != "v" {
 		t.Fatalf("Get after restart = %v, %v", v, err)
 	}
 	if err := p.Cleanup(ctx); err != nil {
@@ -70,14 +70,14 @@ func TestLifecycle(t *testing.T) {
 	if err := p.(foxstore.Store).Close(); err != nil {
 		t.Fatalf("Close after Cleanup: %v", err)
 	}
-	if ok := p.Exists(ctx, "k"); ok {
+	if ok := p.Exists(ctx, "user:00000001"); ok {
 		t.Error("Exists after Cleanup")
 	}
 	// Cleanup released the backend: Start opens a new (empty) one.
 	if err := p.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if p.Exists(ctx, "k") {
+	if p.Exists(ctx, "user:00000001") {
 		t.Error("memory data survived Cleanup")
 	}
 	p.(foxstore.Store).Close()
