@@ -3,6 +3,7 @@ package foxstore_test
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/foxstore/foxstore"
 	"github.com/foxstore/foxstore/storagetest"
@@ -25,7 +26,7 @@ func TestContractReadCache(t *testing.T) {
 func TestReadCacheServesGets(t *testing.T) {
 	ctx := t.Context()
 	for _, key := range []string{"k", "user:00000001", strings.Repeat("k", 40)} {
-		st := open(t, foxstore.Config{Backend: "cached-memory", CacheSize: 10})
+		st := open(t, foxstore.Config{Backend: "cached-memory", CacheSize: 10, CacheTTL: time.Hour})
 		if err := st.Set(ctx, key, "v", 0); err != nil {
 			t.Fatal(err)
 		}

@@ -361,8 +361,8 @@ func (s *store) Set(ctx context.Context, key string, value interface{}, ttl time
 		return err
 	}
 	// After the encoding, which may take long (or, through a MarshalJSON,
-	// cancel ctx or stop the store): as in Get, ready spares the common
-	// Set the work of begin. (applyOne keeps a read cache coherent.)
+	// cancel ctx or stop the store): ready spares the common Set the work
+	// of begin. (applyOne keeps a read cache coherent.)
 	ref := s.ready()
 	if ref == nil || ctx.Err() != nil {
 		if ref, err = s.beginRef(ctx, op, key, CodeWriteFailed); err != nil {

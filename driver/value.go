@@ -217,6 +217,10 @@ const plainKinds uint64 = 1<<KindString | 1<<KindBool |
 	1<<KindUint | 1<<KindUint8 | 1<<KindUint16 | 1<<KindUint32 | 1<<KindUint64 |
 	1<<KindFloat32 | 1<<KindFloat64 | 1<<KindTime
 
+// plainKinds has room for 64 kinds: this array has length 1 only while
+// there are no more, so a 65th fails to compile here.
+var _ = [1]struct{}{}[(kindEnd-1)/64]
+
 // Parts returns the two halves of v: its kind and the Go value (or, for
 // the bytes, rawjson and json kinds, the payload string) that holds it.
 // With JoinValue they let a backend keep values in a form of its own: the

@@ -215,6 +215,10 @@ func (s *Store) Get(_ context.Context, key string) (driver.Entry, bool, error) {
 	if x0, y0 := words.Pair(it.key); x0 != x || y0 != y {
 		return s.getSlow(h, key)
 	}
+	// The second look at seq, as in find, dates the answer to an instant
+	// when no batch was under way. (A Get that returned a value a batch had
+	// written before the batch was done could not be told from one that
+	// came after it: any later read of the shard waits for the batch.)
 	k, v, exp, _, ok := it.loadWords()
 	if !ok || sh.seq.Load() != q {
 		return s.getSlow(h, key)

@@ -232,24 +232,33 @@ func bytesPerItem(key string) uint64 {
 func TestFindPastACollision(t *testing.T) {
 	ctx := context.Background()
 	s := New()
-	const key, other = "user:00000001", "user:00000002"
+	const key = "user:00000001"
 	s.ApplyOne(ctx, driver.Write{Key: key, Entry: stringEntry(t, "mine")})
 	h := s.hash(key)
 	sh := &s.shards[shardOf(h)]
 	sh.mu.Lock()
 	mine := sh.tab.Load().find(h, key)
-	nt := newTable(2)
-	nt.insert(h, newItem(other, stringEntry(t, "other's")))
-	nt.insert(h, mine)
-	sh.tab.Store(nt)
 	sh.mu.Unlock()
-	if nt.candidate(h).key != other {
-		t.Fatal("the test's table does not put the other key first")
+	var nt *table
+	// The other keys: one of the same length, and one whose first and last
+	// eight bytes are key's (a comparison of the two words alone, without
+	// the lengths, would take it for key).
+	for _, other := range []string{"user:00000002", "user:000000001"} {
+		nt = newTable(2)
+		nt.insert(h, newItem(other, stringEntry(t, "other's")))
+		nt.insert(h, mine)
+		sh.mu.Lock()
+		sh.tab.Store(nt)
+		sh.mu.Unlock()
+		if nt.candidate(h).key != other {
+			t.Fatal("the test's table does not put the other key first")
+		}
+		e, ok, err := s.Get(ctx, key)
+		if x, _ := e.Value.Plain(); !ok || err != nil || x != "mine" {
+			t.Errorf("past %q: Get(%q) = %v, %v, %v; want mine", other, key, x, ok, err)
+		}
 	}
-	e, ok, err := s.Get(ctx, key)
-	if x, _ := e.Value.Plain(); !ok || err != nil || x != "mine" {
-		t.Errorf("Get(%q) = %v, %v, %v; want mine", key, x, ok, err)
-	}
+	other := nt.candidate(h).key
 	// A missing key whose search meets the other key's item first.
 	absent := "user:00000003"
 	nt2 := newTable(2)
