@@ -231,14 +231,9 @@ func bytesPerItem(key string) uint64 {
 // hand with an item that claims the other key's hash.
 func TestFindPastACollision(t *testing.T) {
 	ctx := context.Background()
-	s := New()
 	const key = "user:00000001"
-	s.ApplyOne(ctx, driver.Write{Key: key, Entry: stringEntry(t, "mine")})
+	s, sh, mine := storeWith(t, key, "mine")
 	h := s.hash(key)
-	sh := &s.shards[shardOf(h)]
-	sh.mu.Lock()
-	mine := sh.tab.Load().find(h, key)
-	sh.mu.Unlock()
 	var nt *table
 	// The other keys: one of the same length, and one whose first and last
 	// eight bytes are key's (a comparison of the two words alone, without
@@ -299,6 +294,18 @@ func TestGetEveryKeyLength(t *testing.T) {
 	}
 }
 
+// storeWith returns a new store holding the string value under key, the
+// key's shard and its item.
+func storeWith(t *testing.T, key, value string) (*Store, *shard, *item) {
+	s := New()
+	s.ApplyOne(context.Background(), driver.Write{Key: key, Entry: stringEntry(t, value)})
+	h := s.hash(key)
+	sh := &s.shards[shardOf(h)]
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	return s, sh, sh.tab.Load().find(h, key)
+}
+
 // TestGetWaitsForAWriter checks that a Get of a key whose shard a writer
 // is changing (a batch, which makes the shard's seq odd) or whose item a
 // writer is overwriting (which makes the item's ver odd) answers only when
@@ -311,13 +318,9 @@ func TestGetWaitsForAWriter(t *testing.T) {
 	ctx := context.Background()
 	for _, busy := range []string{"shard", "item"} {
 		t.Run(busy, func(t *testing.T) {
-			s := New()
 			const key = "user:00000001"
-			s.ApplyOne(ctx, driver.Write{Key: key, Entry: stringEntry(t, "old")})
-			h := s.hash(key)
-			sh := &s.shards[shardOf(h)]
+			s, sh, it := storeWith(t, key, "old")
 			sh.mu.Lock()
-			it := sh.tab.Load().find(h, key)
 			v := atomic.LoadUint64(&it.ver)
 			if busy == "shard" {
 				sh.seq.Add(1)
