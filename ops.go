@@ -201,8 +201,10 @@ func decode(op, key string, e driver.Entry) (any, error) {
 //
 // The commonest read (a key of 8 to 16 bytes in the base store, with no
 // read cache, found, a plain value without a deadline) goes straight to the
-// backend and back, with every check inlined; anything else goes to
-// getOther or gotOther, which check everything again in their own order.
+// backend and back, with every check inlined. Other keys and views take
+// getAnyKey, which is nearly as direct; a read cache, a cancelled ctx or a
+// stopped store, getOther; a backend's answer that is not the commonest,
+// gotOther. These check everything again in their own order.
 // Two calls on the way (ctx.Err and the backend's Get) mean few registers
 // to spill: a Get's time grows with its instructions (BENCHMARKS.md,
 // sessions 6 and 7).
@@ -213,10 +215,10 @@ func (s *store) Get(ctx context.Context, key string) (interface{}, error) {
 		return s.getOther(ctx, key)
 	}
 	ref := s.c.direct.Load()
-	if ref == nil || s.ns != "" {
+	if ref == nil {
 		return s.getOther(ctx, key)
 	}
-	if !quickKey(key) {
+	if s.ns != "" || !quickKey(key) {
 		return s.getAnyKey(ctx, key)
 	}
 	// answer, inlined.
@@ -238,19 +240,19 @@ func plainHit(e driver.Entry, ok bool, err error) (any, bool) {
 	return nil, false
 }
 
-// getAnyKey is Get for a key that is not of 8 to 16 bytes in the base
-// store, when the quickest path is open to the read otherwise: a plain key
-// of any length still goes straight to the backend. (It loads core.direct
-// again, rather than take it from Get, which spares Get an instruction or
-// two; the store may have stopped meanwhile.)
+// getAnyKey is Get for any other key, in any view, when the store runs
+// without a read cache: a plain key (plainKey) goes straight to the
+// backend as well, under its view's prefix. (It loads core.direct again,
+// rather than take it from Get, which spares Get an instruction or two;
+// the store may have stopped meanwhile.)
 //
 //go:noinline
 func (s *store) getAnyKey(ctx context.Context, key string) (any, error) {
 	ref := s.c.direct.Load()
-	if ref == nil || !plainKey(key) {
+	if ref == nil || s.nsErr != nil || !plainKey(key) {
 		return s.getOther(ctx, key)
 	}
-	e, ok, err := ref.b.Get(ctx, key)
+	e, ok, err := ref.b.Get(ctx, s.stored(key))
 	return s.answer(key, e, ok, err)
 }
 
