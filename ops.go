@@ -42,7 +42,7 @@ func checkKey(k string) error {
 // plainASCII reports whether k is all ASCII without NUL: the common key,
 // checked eight bytes at a time (a byte at a time cost a third of a Get).
 func plainASCII(k string) bool {
-	if uint(len(k)-8) <= 8 {
+	if words.Short(k) {
 		return asciiWords(k)
 	}
 	return plainASCIIAny(k)
@@ -303,7 +303,7 @@ func plainKey(key string) bool {
 // quickKey is plainKey for the commonest key, of 8 to 16 bytes; false says
 // only that the key needs plainKey.
 func quickKey(key string) bool {
-	return uint(len(key)-8) <= 8 && asciiWords(key)
+	return words.Short(key) && asciiWords(key)
 }
 
 // ready returns the backend when an operation on a plain key (plainKey)

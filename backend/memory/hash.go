@@ -49,17 +49,14 @@ func fold(x, y uint64) uint64 {
 
 // sum returns key's hash.
 func (h *hasher) sum(key string) uint64 {
-	if isShort(key) {
+	// A key of 8 to 16 bytes, the commonest length, is hashed as mix of its
+	// two words; Store.Get computes it so too, inline.
+	if words.Short(key) {
 		x, y := words.Pair(key)
 		return h.mix(x, y, len(key))
 	}
 	return h.sumOther(key)
 }
-
-// isShort reports whether key has 8 to 16 bytes, the commonest length,
-// whose hash is mix of its two words (words.Pair). Store.Get computes it
-// so too, inline.
-func isShort(key string) bool { return uint(len(key)-8) <= 8 }
 
 // mix is the hash of a key of n bytes whose bytes are in x and y.
 func (h *hasher) mix(x, y uint64, n int) uint64 {

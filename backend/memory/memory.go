@@ -200,7 +200,7 @@ const optimisticTries = 4
 // saves. The time of a Get that misses the processor's caches grows with
 // its instructions (BENCHMARKS.md, session 7).
 func (s *Store) Get(_ context.Context, key string) (driver.Entry, bool, error) {
-	if !isShort(key) {
+	if !words.Short(key) {
 		return s.getSlow(s.hasher.sumOther(key), key)
 	}
 	// hasher.sum and sameKey, with the key's words loaded once for both.

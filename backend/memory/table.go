@@ -88,7 +88,7 @@ func sameKey(a, b string) bool {
 	if len(a) != len(b) {
 		return false
 	}
-	if !isShort(a) {
+	if !words.Short(a) {
 		return a == b
 	}
 	return words.Equal(a, b)

@@ -9,6 +9,10 @@ import (
 	"unsafe"
 )
 
+// Short reports whether s has 8 to 16 bytes, the lengths Pair and Equal
+// take.
+func Short(s string) bool { return uint(len(s)-8) <= 8 }
+
 // portable is Pair for every platform: its loads are bounds-checked, which
 // costs a few instructions per call. Its words are in the platform's byte
 // order, as Pair's are on amd64 and arm64.

@@ -50,3 +50,11 @@ func TestEqual(t *testing.T) {
 		}
 	}
 }
+
+func TestShort(t *testing.T) {
+	for n := 0; n <= 40; n++ {
+		if got, want := Short(strings.Repeat("k", n)), n >= 8 && n <= 16; got != want {
+			t.Errorf("Short of %d bytes = %v, want %v", n, got, want)
+		}
+	}
+}
